@@ -1,0 +1,34 @@
+import type { Branch, ConnectionInfo } from '../../core/types.ts';
+import type { BranchRecord } from './registry.ts';
+
+export function connectionInfo(rec: BranchRecord, host: string): ConnectionInfo {
+  const uri = `postgresql://${encodeURIComponent(rec.user)}:${encodeURIComponent(rec.password)}@${hostForUri(host)}:${rec.port}/${encodeURIComponent(rec.database)}`;
+  return { host, port: rec.port, database: rec.database, user: rec.user, password: rec.password, uri };
+}
+
+function hostForUri(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/** The public view of a record; credentials only when the caller may write the branch and it is ready. */
+export function toBranch(rec: BranchRecord, host: string, withCredentials: boolean): Branch {
+  const b: Branch = {
+    name: rec.name,
+    parent: rec.parent,
+    state: rec.state,
+    host,
+    port: rec.port,
+    database: rec.database,
+    user: rec.user,
+    createdAt: rec.createdAt,
+    updatedAt: rec.updatedAt,
+    expiresAt: rec.expiresAt,
+    protected: rec.protected,
+    labels: { ...rec.labels },
+    storage: { ...rec.storage },
+    timings: { ...rec.timings },
+  };
+  if (rec.error) b.error = rec.error;
+  if (withCredentials && rec.state === 'ready') b.connection = connectionInfo(rec, host);
+  return b;
+}

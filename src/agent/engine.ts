@@ -1,0 +1,119 @@
+import { mkdir, chmod } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { StorageKind } from '../core/types.ts';
+import type { Runner } from './runner.ts';
+import { runCommand } from './runner.ts';
+import { resolveBinaries } from './postgres/binaries.ts';
+import { resolvePostgresUser, assertReachable } from './postgres/os-user.ts';
+import { PostgresControl, socketRootFor } from './postgres/instance.ts';
+import { PortAllocator } from './postgres/ports.ts';
+import { openStorage } from './storage/select.ts';
+import { Registry } from './branches/registry.ts';
+import { BranchManager } from './branches/manager.ts';
+import type { ManagerDeps } from './branches/manager.ts';
+
+export type LogFn = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+export interface EngineOptions {
+  dataDir: string;
+  storage: StorageKind | 'auto';
+  pgBin: string | null;
+  pgUser: string;
+  publicHost: string;
+  pgListen: string;
+  ports: { from: number; to: number };
+  branch: { sharedBuffers: string; maxConnections: number; workMem: string; defaultTtl: string | null };
+  pool: { image: string | null; sizeGiB: number };
+  zfs: { dataset: string | null };
+  minFreeBytes?: number;
+  /** Create an empty `main` when there is none (the default on first start). */
+  createRoot?: boolean;
+  runner?: Runner;
+  log?: LogFn;
+  onStep?: ManagerDeps['onStep'];
+}
+
+export interface Engine {
+  manager: BranchManager;
+  pg: PostgresControl;
+  dataDir: string;
+  close(opts?: { stopBranches?: boolean }): Promise<void>;
+}
+
+export const consoleLog: LogFn = (level, msg) => {
+  process.stderr.write(`${level === 'info' ? '' : `${level}: `}${msg}\n`);
+};
+
+/** Opens the pool, finds postgres, recovers what a crash left, and makes sure `main` exists. */
+export async function openEngine(opts: EngineOptions): Promise<Engine> {
+  const runner = opts.runner ?? runCommand;
+  const log = opts.log ?? consoleLog;
+  const dataDir = resolve(opts.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o755 });
+  await chmod(dataDir, 0o755);
+
+  const bins = await resolveBinaries(runner, opts.pgBin);
+  const user = await resolvePostgresUser(runner, opts.pgUser, (m) => log('info', m));
+  await assertReachable(runner, user, bins.postgres, 'the PostgreSQL binary');
+  await assertReachable(runner, user, dataDir, 'the data directory');
+
+  const storage = await openStorage({
+    kind: opts.storage,
+    dataDir,
+    poolImage: opts.pool.image,
+    poolSizeGiB: opts.pool.sizeGiB,
+    zfsDataset: opts.zfs.dataset,
+    runner,
+    log: (level, msg) => log(level, msg),
+  });
+  const pg = new PostgresControl({
+    bins,
+    user,
+    runner,
+    socketRoot: socketRootFor(dataDir),
+    logDir: join(dataDir, 'logs'),
+  });
+  await pg.ensureDirs();
+  const state = join(dataDir, 'state');
+  await mkdir(state, { recursive: true, mode: 0o700 });
+  const manager = new BranchManager({
+    storage,
+    pg,
+    registry: new Registry(join(state, 'branches')),
+    ports: new PortAllocator(opts.ports),
+    pgUser: user,
+    defaults: {
+      publicHost: opts.publicHost,
+      pgListen: opts.pgListen,
+      ...opts.branch,
+      minFreeBytes: opts.minFreeBytes ?? 128 * 1024 * 1024,
+    },
+    log,
+    onStep: opts.onStep,
+  });
+  await manager.recover();
+  if (opts.createRoot !== false) await manager.ensureRoot();
+  return {
+    manager,
+    pg,
+    dataDir,
+    async close(c = {}) {
+      if (c.stopBranches) await manager.stopAll();
+    },
+  };
+}
+
+export function defaultEngineOptions(dataDir: string): EngineOptions {
+  return {
+    dataDir,
+    storage: 'auto',
+    pgBin: null,
+    pgUser: 'vela',
+    publicHost: '127.0.0.1',
+    pgListen: '127.0.0.1',
+    ports: { from: 55000, to: 55999 },
+    branch: { sharedBuffers: '16MB', maxConnections: 30, workMem: '4MB', defaultTtl: null },
+    pool: { image: null, sizeGiB: 20 },
+    zfs: { dataset: null },
+  };
+}

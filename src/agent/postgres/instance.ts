@@ -1,0 +1,257 @@
+import { chown, mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Runner } from '../runner.ts';
+import { CommandFailedError } from '../runner.ts';
+import type { PgBinaries } from './binaries.ts';
+import type { OsUser } from './os-user.ts';
+
+export interface BranchSettings {
+  name: string;
+  port: number;
+  listen: string;
+  sharedBuffers: string;
+  maxConnections: number;
+  workMem: string;
+}
+
+export const SUPERUSER = 'postgres';
+const VELA_CONF = 'vela.conf';
+const INCLUDE_LINE = `include_if_exists = '${VELA_CONF}'\t# vela-branch: per-branch port, socket and memory`;
+
+/** Socket paths are limited to 107 bytes; fall back to a short directory under /tmp for deep data dirs. */
+export function socketRootFor(dataDir: string): string {
+  const preferred = join(dataDir, 'run');
+  if (preferred.length <= 80) return preferred;
+  return join('/tmp', `vela-${createHash('sha256').update(dataDir).digest('hex').slice(0, 10)}`);
+}
+
+export class PostgresStartError extends Error {
+  readonly logTail: string;
+  constructor(message: string, logTail: string) {
+    super(message);
+    this.name = 'PostgresStartError';
+    this.logTail = logTail;
+  }
+}
+
+/** Runs one postgres cluster per branch through pg_ctl, as the unprivileged OS user when the agent is root. */
+export class PostgresControl {
+  readonly bins: PgBinaries;
+  private readonly user: OsUser | null;
+  private readonly run: Runner;
+  readonly socketRoot: string;
+  readonly logDir: string;
+
+  constructor(opts: { bins: PgBinaries; user: OsUser | null; runner: Runner; socketRoot: string; logDir: string }) {
+    this.bins = opts.bins;
+    this.user = opts.user;
+    this.run = opts.runner;
+    this.socketRoot = opts.socketRoot;
+    this.logDir = opts.logDir;
+  }
+
+  private get as() {
+    return this.user ? { uid: this.user.uid, gid: this.user.gid } : {};
+  }
+
+  /** Environment for pg_ctl/initdb: the embedded build finds its libraries next to its binaries. */
+  private env(): NodeJS.ProcessEnv {
+    const lib = join(this.bins.dir, '..', 'lib');
+    return { PATH: process.env.PATH, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', LD_LIBRARY_PATH: lib, TZ: 'UTC' };
+  }
+
+  socketDir(port: number): string {
+    return join(this.socketRoot, String(port));
+  }
+
+  logFile(name: string): string {
+    return join(this.logDir, `${name}.log`);
+  }
+
+  async ensureDirs(): Promise<void> {
+    for (const dir of [this.socketRoot, this.logDir]) {
+      await mkdir(dir, { recursive: true, mode: 0o755 });
+      await this.own(dir, 0o755);
+    }
+  }
+
+  private async own(path: string, mode: number): Promise<void> {
+    if (this.user) await chown(path, this.user.uid, this.user.gid);
+    await chmod(path, mode);
+  }
+
+  private async writeOwned(path: string, text: string): Promise<void> {
+    await writeFile(path, text, { mode: 0o600 });
+    await this.own(path, 0o600);
+  }
+
+  async initdb(dataDir: string): Promise<void> {
+    await this.run(
+      [this.bins.initdb, '-D', dataDir, '-U', SUPERUSER, '-E', 'UTF8', '--locale=C.UTF-8', '--auth-local=trust', '--auth-host=scram-sha-256'],
+      { ...this.as, env: this.env() },
+    );
+    const conf = join(dataDir, 'postgresql.conf');
+    await this.writeOwned(conf, `${await readFile(conf, 'utf8')}\n${INCLUDE_LINE}\n`);
+  }
+
+  /** Per-branch settings, rewritten on every create/reset so a snapshot never keeps its parent's port. */
+  async configure(dataDir: string, s: BranchSettings): Promise<void> {
+    const socketDir = this.socketDir(s.port);
+    await mkdir(socketDir, { recursive: true });
+    await this.own(socketDir, 0o700);
+    const lines = [
+      `# written by vela-branch for branch ${s.name}; rewritten on every create and reset`,
+      `port = ${s.port}`,
+      `listen_addresses = '${s.listen.replace(/'/g, '')}'`,
+      `unix_socket_directories = '${socketDir}'`,
+      'unix_socket_permissions = 0700',
+      `cluster_name = 'vela-${s.name}'`,
+      `shared_buffers = '${s.sharedBuffers}'`,
+      `max_connections = ${s.maxConnections}`,
+      `work_mem = '${s.workMem}'`,
+      "maintenance_work_mem = '32MB'",
+      "max_wal_size = '256MB'",
+      "min_wal_size = '32MB'",
+      'max_worker_processes = 4',
+      'max_parallel_workers = 2',
+      'max_parallel_workers_per_gather = 1',
+      "password_encryption = 'scram-sha-256'",
+      'logging_collector = off',
+      'log_min_messages = warning',
+      'log_checkpoints = off',
+      'huge_pages = off',
+    ];
+    await this.writeOwned(join(dataDir, VELA_CONF), lines.join('\n') + '\n');
+  }
+
+  /** `open=false` refuses every TCP login: used until the branch's fresh passwords are in place. */
+  async writeHba(dataDir: string, open: boolean): Promise<void> {
+    const lines = ['# written by vela-branch', 'local all all trust', 'local replication all trust'];
+    if (open) {
+      lines.push('host all all 0.0.0.0/0 scram-sha-256', 'host all all ::/0 scram-sha-256');
+      lines.push('host replication all 0.0.0.0/0 scram-sha-256', 'host replication all ::/0 scram-sha-256');
+    } else {
+      lines.push('host all all 0.0.0.0/0 reject', 'host all all ::/0 reject');
+    }
+    await this.writeOwned(join(dataDir, 'pg_hba.conf'), lines.join('\n') + '\n');
+  }
+
+  /** What a snapshot of a running (or standby) parent carries that the child must not. */
+  async clearRuntimeFiles(dataDir: string): Promise<void> {
+    for (const f of ['postmaster.pid', 'postmaster.opts', 'standby.signal', 'recovery.signal', 'backup_label.old']) {
+      await rm(join(dataDir, f), { force: true });
+    }
+  }
+
+  /**
+   * `pg_ctl start -W` and our own 5 ms poll of postmaster.pid: `pg_ctl -w` polls every 100 ms,
+   * which was half of a branch's create time.
+   */
+  async start(name: string, dataDir: string, timeoutMs = 60_000): Promise<void> {
+    const log = this.logFile(name);
+    await writeFile(log, '', { flag: 'a', mode: 0o600 });
+    await this.own(log, 0o600);
+    const before = (await readFile(log, 'utf8').catch(() => '')).length;
+    const fail = async (fallback: string) => {
+      const tail = (await readFile(log, 'utf8').catch(() => '')).slice(before).trim().split('\n').slice(-5).join('\n');
+      return new PostgresStartError(`postgres for branch ${name} failed to start: ${firstErrorLine(tail || fallback)}`, tail);
+    };
+    await rm(join(dataDir, 'postmaster.pid'), { force: true }).catch(() => {});
+    try {
+      await this.run([this.bins.pgCtl, 'start', '-W', '-s', '-D', dataDir, '-l', log], { ...this.as, env: this.env() });
+    } catch (err) {
+      throw await fail(err instanceof CommandFailedError ? err.stderr.trim() : (err as Error).message);
+    }
+    const deadline = Date.now() + timeoutMs;
+    let seenPid = false;
+    while (Date.now() < deadline) {
+      const status = await this.postmasterStatus(dataDir);
+      if (status === 'ready' || status === 'standby') return;
+      if (status === 'dead' && seenPid) throw await fail('postgres exited during startup');
+      if (status !== 'absent') seenPid = true;
+      if (status === 'absent' && Date.now() > deadline - timeoutMs + 3000) {
+        // No postmaster.pid after 3 s: the postmaster died before writing it.
+        throw await fail('postgres exited before it wrote postmaster.pid');
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    throw await fail(`not ready after ${Math.round(timeoutMs / 1000)} s`);
+  }
+
+  /** Reads the postmaster status line (PM_STATUS) of postmaster.pid. */
+  private async postmasterStatus(dataDir: string): Promise<'absent' | 'dead' | 'starting' | 'ready' | 'standby' | 'stopping'> {
+    const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => null);
+    if (text === null) return 'absent';
+    const lines = text.split('\n');
+    const pid = Number(lines[0]);
+    if (!Number.isInteger(pid) || pid <= 0) return 'starting';
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return 'dead';
+    }
+    const st = (lines[7] ?? '').trim();
+    return st === 'ready' || st === 'standby' || st === 'stopping' ? st : 'starting';
+  }
+
+  async stop(dataDir: string, mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+    if (!(await this.pid(dataDir))) return;
+    await this.run([this.bins.pgCtl, 'stop', '-w', '-t', '60', '-s', '-m', mode, '-D', dataDir], {
+      ...this.as,
+      env: this.env(),
+      allowFailure: true,
+    });
+    const pid = await this.pid(dataDir);
+    if (pid) {
+      // pg_ctl gave up: make sure nothing of this branch keeps running.
+      try {
+        process.kill(pid, 'SIGQUIT');
+      } catch {
+        // already gone
+      }
+      await waitFor(async () => !(await this.pid(dataDir)), 10_000);
+    }
+  }
+
+  /** The postmaster's pid when it is alive, from postmaster.pid. */
+  async pid(dataDir: string): Promise<number | null> {
+    const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => null);
+    if (!text) return null;
+    const pid = Number(text.split('\n')[0]);
+    if (!Number.isInteger(pid) || pid <= 0) return null;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return null;
+    }
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    return cmdline.includes(dataDir) ? pid : null;
+  }
+
+  async withClient<T>(port: number, fn: (c: pg.Client) => Promise<T>, database = 'postgres'): Promise<T> {
+    const client = new pg.Client({ host: this.socketDir(port), port, user: SUPERUSER, database });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      return await fn(client);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+}
+
+function firstErrorLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.replace(/^\S+ \S+ \S+ \[\d+\] /, '').trim());
+  return (lines.find((l) => /FATAL|PANIC|ERROR|could not|No space/i.test(l)) ?? lines[lines.length - 1] ?? '').slice(0, 400);
+}
+
+export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, stepMs = 50): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return check();
+}

@@ -1,0 +1,92 @@
+import { access, mkdir, statfs } from 'node:fs/promises';
+import type { Runner } from '../runner.ts';
+import { CommandNotFoundError } from '../runner.ts';
+import type { StorageDriver, VolumeOwner, PoolUsage } from './driver.ts';
+import { FS_MAGIC, fsName } from './driver.ts';
+import { VolumeDir } from './volume-dir.ts';
+
+/** btrfs subvolumes: snapshots are atomic over the whole data directory and O(1) in its size. */
+export class BtrfsDriver implements StorageDriver {
+  readonly kind = 'btrfs' as const;
+  readonly atomic = true;
+  private readonly dir: VolumeDir;
+  private readonly run: Runner;
+
+  constructor(root: string, runner: Runner) {
+    this.dir = new VolumeDir(root);
+    this.run = runner;
+  }
+
+  describe(): string {
+    return `btrfs subvolumes in ${this.dir.root}`;
+  }
+
+  async init(): Promise<void> {
+    await assertBtrfsTools(this.run);
+    await mkdir(this.dir.root, { recursive: true });
+    const type = (await statfs(this.dir.root)).type;
+    if (type !== FS_MAGIC.btrfs) {
+      throw new Error(`storage btrfs: ${this.dir.root} is on ${fsName(type)}, not btrfs: mount a btrfs filesystem there, run the agent as root to get a loop-mounted pool, or choose --storage reflink|copy`);
+    }
+    await this.dir.ensure();
+  }
+
+  volumePath(name: string): string {
+    return this.dir.path(name);
+  }
+
+  async exists(name: string): Promise<boolean> {
+    return access(this.dir.path(name)).then(() => true, () => false);
+  }
+
+  async createVolume(name: string, owner: VolumeOwner | null): Promise<string> {
+    const path = this.dir.path(name);
+    await this.run(['btrfs', 'subvolume', 'create', path]);
+    await this.dir.own(path, owner);
+    return path;
+  }
+
+  async snapshot(parent: string, child: string): Promise<string> {
+    const dst = this.dir.path(child);
+    await this.run(['btrfs', 'subvolume', 'snapshot', this.dir.path(parent), dst]);
+    return dst;
+  }
+
+  async destroy(name: string): Promise<void> {
+    if (!(await this.exists(name))) return;
+    await this.run(['btrfs', 'subvolume', 'delete', this.dir.path(name)]);
+  }
+
+  list(): Promise<string[]> {
+    return this.dir.list();
+  }
+
+  async exclusiveBytes(name: string): Promise<number | null> {
+    // `filesystem du` walks extents: exact without enabling quotas (which slow every snapshot).
+    const r = await this.run(['btrfs', 'filesystem', 'du', '-s', '--raw', this.dir.path(name)]);
+    const row = r.stdout.trim().split('\n').pop() ?? '';
+    const cols = row.trim().split(/\s+/);
+    const exclusive = Number(cols[1]);
+    return Number.isFinite(exclusive) ? exclusive : null;
+  }
+
+  usage(): Promise<PoolUsage> {
+    return this.dir.usage();
+  }
+
+  async settle(): Promise<void> {
+    await this.run(['btrfs', 'subvolume', 'sync', this.dir.root]);
+    await this.run(['btrfs', 'filesystem', 'sync', this.dir.root]);
+  }
+}
+
+export async function assertBtrfsTools(run: Runner): Promise<void> {
+  try {
+    await run(['btrfs', '--version']);
+  } catch (err) {
+    if (err instanceof CommandNotFoundError) {
+      throw new Error('storage btrfs: the btrfs command is not installed: install btrfs-progs (apt-get install btrfs-progs)');
+    }
+    throw err;
+  }
+}

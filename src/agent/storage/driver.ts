@@ -1,0 +1,55 @@
+import type { StorageKind } from '../../core/types.ts';
+
+export interface PoolUsage {
+  usedBytes: number;
+  freeBytes: number;
+}
+
+export interface VolumeOwner {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * One small interface over btrfs, ZFS, reflink and plain copy. A volume is one branch's
+ * data directory; the branch manager decides what goes into it.
+ */
+export interface StorageDriver {
+  readonly kind: StorageKind;
+  /**
+   * True when snapshot() is atomic over the whole volume (btrfs, ZFS), so a running parent
+   * may be snapshotted. False for per-file copies: the manager wraps them in pg_backup_start/stop.
+   */
+  readonly atomic: boolean;
+  /** Checks tools and pool, creates what is missing; throws one clear error naming the cause. */
+  init(): Promise<void>;
+  describe(): string;
+  volumePath(name: string): string;
+  exists(name: string): Promise<boolean>;
+  createVolume(name: string, owner: VolumeOwner | null): Promise<string>;
+  /** Child volume from parent. `skip` names top-level entries left out (non-atomic drivers only). */
+  snapshot(parent: string, child: string, opts?: { skip?: string[] }): Promise<string>;
+  /** Copies one top-level entry of parent into child (the WAL after pg_backup_stop). */
+  copyEntry?(parent: string, child: string, entry: string): Promise<void>;
+  destroy(name: string): Promise<void>;
+  list(): Promise<string[]>;
+  /** Bytes that belong to this volume alone (not shared with its parent); null when unknown. */
+  exclusiveBytes(name: string): Promise<number | null>;
+  usage(): Promise<PoolUsage>;
+  /** Waits until freed space is really free (btrfs cleans deleted subvolumes in the background). */
+  settle?(): Promise<void>;
+}
+
+export const FS_MAGIC = {
+  btrfs: 0x9123683e,
+  xfs: 0x58465342,
+  zfs: 0x2fc12fc1,
+  ext4: 0xef53,
+  tmpfs: 0x01021994,
+  overlay: 0x794c7630,
+} as const;
+
+export function fsName(type: number): string {
+  for (const [name, magic] of Object.entries(FS_MAGIC)) if (magic === type) return name;
+  return `0x${type.toString(16)}`;
+}

@@ -1,0 +1,109 @@
+import { access, mkdir, readdir, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Runner } from '../runner.ts';
+import type { StorageDriver, VolumeOwner, PoolUsage } from './driver.ts';
+import { VolumeDir } from './volume-dir.ts';
+
+/**
+ * Per-file clones with `cp`: reflink (XFS, btrfs: shares extents, O(files)) or a plain copy
+ * (O(bytes)). Neither is atomic, so the manager brackets them with pg_backup_start/stop.
+ */
+export class FileCloneDriver implements StorageDriver {
+  readonly kind: 'reflink' | 'copy';
+  readonly atomic = false;
+  private readonly dir: VolumeDir;
+  private readonly run: Runner;
+
+  constructor(kind: 'reflink' | 'copy', root: string, runner: Runner) {
+    this.kind = kind;
+    this.dir = new VolumeDir(root);
+    this.run = runner;
+  }
+
+  describe(): string {
+    return this.kind === 'reflink'
+      ? `reflink file clones in ${this.dir.root}`
+      : `plain copies in ${this.dir.root} (slow: every branch copies the whole parent)`;
+  }
+
+  private cpArgs(): string[] {
+    return this.kind === 'reflink' ? ['cp', '-a', '--reflink=always'] : ['cp', '-a', '--reflink=never'];
+  }
+
+  async init(): Promise<void> {
+    await this.dir.ensure();
+    if (this.kind === 'reflink') await assertReflink(this.run, this.dir.root);
+  }
+
+  volumePath(name: string): string {
+    return this.dir.path(name);
+  }
+
+  async exists(name: string): Promise<boolean> {
+    return access(this.dir.path(name)).then(() => true, () => false);
+  }
+
+  async createVolume(name: string, owner: VolumeOwner | null): Promise<string> {
+    const path = this.dir.path(name);
+    await mkdir(path);
+    await this.dir.own(path, owner);
+    return path;
+  }
+
+  async snapshot(parent: string, child: string, opts: { skip?: string[] } = {}): Promise<string> {
+    const src = this.dir.path(parent);
+    const dst = this.dir.path(child);
+    const skip = new Set(opts.skip ?? []);
+    // `cp -a src dst` creates dst with src's owner and mode; entries to skip are added as empty dirs.
+    const entries = (await readdir(src)).filter((e) => !skip.has(e));
+    await this.run(['mkdir', '-m', '0700', dst]);
+    await this.run(['chown', '--reference', src, dst]);
+    if (entries.length) await this.run([...this.cpArgs(), ...entries.map((e) => join(src, e)), `${dst}/`]);
+    for (const e of skip) await this.run(['mkdir', '-p', '-m', '0700', join(dst, e)]);
+    for (const e of skip) await this.run(['chown', '--reference', src, join(dst, e)]);
+    return dst;
+  }
+
+  async copyEntry(parent: string, child: string, entry: string): Promise<void> {
+    const src = join(this.dir.path(parent), entry);
+    const dst = this.dir.path(child);
+    await this.run(['rm', '-rf', '--one-file-system', join(dst, entry)]);
+    await this.run([...this.cpArgs(), src, `${dst}/`]);
+  }
+
+  async destroy(name: string): Promise<void> {
+    await this.run(['rm', '-rf', '--one-file-system', this.dir.path(name)]);
+  }
+
+  list(): Promise<string[]> {
+    return this.dir.list();
+  }
+
+  async exclusiveBytes(name: string): Promise<number | null> {
+    if (this.kind === 'reflink') return null; // shared extents are not visible to du; XFS has no per-file accounting
+    const r = await this.run(['du', '-s', '-B1', this.dir.path(name)]);
+    return Number(r.stdout.split(/\s+/)[0]) || null;
+  }
+
+  usage(): Promise<PoolUsage> {
+    return this.dir.usage();
+  }
+
+  async settle(): Promise<void> {
+    await statfs(this.dir.root);
+  }
+}
+
+/** Proves the filesystem under `root` can clone files (XFS with reflink=1, btrfs). */
+export async function assertReflink(run: Runner, root: string): Promise<void> {
+  const probe = join(root, `.reflink-probe-${process.pid}`);
+  try {
+    await run(['dd', 'if=/dev/zero', `of=${probe}`, 'bs=4096', 'count=1', 'status=none']);
+    const r = await run(['cp', '--reflink=always', probe, `${probe}.clone`], { allowFailure: true });
+    if (r.code !== 0) {
+      throw new Error(`storage reflink: ${root} cannot clone files (${r.stderr.trim()}): use an XFS filesystem made with reflink=1, or btrfs`);
+    }
+  } finally {
+    await run(['rm', '-f', probe, `${probe}.clone`], { allowFailure: true });
+  }
+}

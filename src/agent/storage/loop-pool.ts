@@ -1,0 +1,43 @@
+import { mkdir, readFile, access, open } from 'node:fs/promises';
+import type { Runner } from '../runner.ts';
+import { assertBtrfsTools } from './btrfs.ts';
+
+/** Is `dir` a mount point? (from /proc/self/mountinfo, which unescapes nothing: compare octal-escaped) */
+export async function isMountPoint(dir: string): Promise<boolean> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  const escaped = dir.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+  return info.split('\n').some((l) => l.split(' ')[4] === escaped);
+}
+
+/**
+ * A sparse image file formatted as btrfs and loop-mounted: gives a root agent CoW storage
+ * on any host filesystem. Re-mounted (not re-made) when it already exists.
+ */
+export async function ensureLoopPool(
+  run: Runner,
+  image: string,
+  mountPoint: string,
+  sizeGiB: number,
+  log: (msg: string) => void,
+): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    throw new Error('a loop-mounted btrfs pool needs root: run the agent as root, mount btrfs at the data dir yourself, or choose --storage reflink|copy');
+  }
+  await assertBtrfsTools(run);
+  await mkdir(mountPoint, { recursive: true });
+  if (await isMountPoint(mountPoint)) return;
+  const exists = await access(image).then(() => true, () => false);
+  if (!exists) {
+    const fh = await open(image, 'wx', 0o600);
+    await fh.truncate(sizeGiB * 1024 ** 3);
+    await fh.close();
+    await run(['mkfs.btrfs', '-q', image]);
+    log(`created a ${sizeGiB} GiB sparse btrfs pool image ${image}`);
+  }
+  await run(['mount', '-o', 'loop', image, mountPoint]);
+  log(`mounted btrfs pool ${image} at ${mountPoint}`);
+}
+
+export async function unmountLoopPool(run: Runner, mountPoint: string): Promise<void> {
+  if (await isMountPoint(mountPoint)) await run(['umount', mountPoint]);
+}
