@@ -18,7 +18,10 @@ export function poolUnavailableReason(): string | null {
  */
 export function describeWithPool(name: string, fn: () => void): void {
   const reason = poolUnavailableReason();
-  if (!reason) return describe(name, fn);
+  if (!reason) {
+    describe(name, fn);
+    return;
+  }
   if (process.env.CI === 'true') {
     describe(name, () => {
       throw new Error(`${name}: cannot run under CI: ${reason}`);

@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// Plain JavaScript on purpose: this check has to run (and fail clearly) on Node versions
+// that cannot load the TypeScript sources imported below.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 18)) {
+  console.error(`vela-branch: Node >= 22.18 is needed (it runs TypeScript directly); this is Node ${process.versions.node}`);
+  process.exit(1);
+}
+
+const { main } = await import('../src/cli/index.ts');
+// exitCode rather than exit(): `agent` and `app` keep serving after main() resolves.
+process.exitCode = await main(process.argv.slice(2));

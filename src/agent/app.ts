@@ -1,0 +1,124 @@
+import Fastify from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { BranchManager } from './branches/manager.ts';
+import type { Authenticator } from './auth/authenticator.ts';
+import type { Principal } from './auth/principal.ts';
+import type { AuditLog } from './audit.ts';
+import type { Metrics } from './metrics.ts';
+import { VelaError } from '../core/errors.ts';
+import { redact } from './log-redact.ts';
+import { branchRoutes } from './routes/branches.ts';
+import { systemRoutes } from './routes/system.ts';
+
+export interface AppDeps {
+  manager: BranchManager;
+  auth: Authenticator;
+  audit: AuditLog;
+  metrics: Metrics;
+  publicHost: string;
+  version: string;
+  /** A pino logger (the agent's); none = silent, for inject tests. */
+  logger?: FastifyBaseLogger;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+    /** Set by routes for the audit record. */
+    auditAction: string | null;
+    auditBranch: string | null;
+  }
+}
+
+export const BODY_LIMIT = 64 * 1024;
+
+/** Builds the agent's HTTP API without listening, so tests can `inject` into it. */
+export function build(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    bodyLimit: BODY_LIMIT,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 200 },
+  });
+  app.decorateRequest('principal', null);
+  app.decorateRequest('auditAction', null);
+  app.decorateRequest('auditBranch', null);
+
+  // Empty bodies are fine for action routes (reset, stop, start); anything else must be a JSON object.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new VelaError('bad_request', 400, 'the body is not valid JSON'), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    if (req.url === '/healthz' || req.url.startsWith('/healthz?')) return;
+    req.principal = await deps.auth.authenticate(req.headers.authorization);
+  });
+
+  // One audit record per mutating request, whatever its outcome.
+  app.addHook('onResponse', async (req, reply) => {
+    if (!['POST', 'PATCH', 'DELETE', 'PUT'].includes(req.method)) return;
+    const status = reply.statusCode;
+    await deps.audit
+      .append({
+        actor: req.principal?.actor ?? 'anonymous',
+        action: req.auditAction ?? `${req.method} ${req.routeOptions.url ?? 'unknown'}`,
+        branch: req.auditBranch,
+        result: status < 400 ? 'ok' : status === 401 || status === 403 ? 'denied' : 'error',
+        status,
+        requestId: req.id,
+      })
+      .catch((err) => req.log.error({ err: { message: (err as Error).message } }, 'audit append failed'));
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const { status, code, message } = toHttpError(err, req);
+    if (status >= 500) {
+      const secrets = deps.manager.list().map((r) => r.password);
+      req.log.error({ code, detail: redact(String((err as Error).message ?? err), secrets) }, 'request failed');
+      deps.metrics.countError(code);
+    }
+    const body: Record<string, unknown> = { code, message };
+    if (err instanceof VelaError && err.details?.conflicts) body.conflicts = err.details.conflicts;
+    return reply.status(status).send({ error: body });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    return reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]?.slice(0, 200)}` } });
+  });
+
+  app.register(systemRoutes, deps);
+  app.register(branchRoutes, deps);
+  return app;
+}
+
+/** Maps any error to a status and a message safe to show: 5xx never carry internals. */
+function toHttpError(err: unknown, req: FastifyRequest): { status: number; code: string; message: string } {
+  if (err instanceof VelaError) {
+    if (err.status < 500 || err.code === 'postgres_start_failed' || err.code === 'insufficient_storage' || err.code === 'unavailable') {
+      return { status: err.status, code: err.code, message: err.message };
+    }
+    return { status: err.status, code: err.code, message: `internal error (request id ${req.id}); the agent log has the details` };
+  }
+  const e = err as { statusCode?: number; code?: string; message?: string };
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return { status: 400, code: 'body_too_large', message: `the body is larger than ${BODY_LIMIT / 1024} KiB` };
+  }
+  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return { status: 400, code: 'unsupported_media_type', message: 'send the body as application/json' };
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return { status: 400, code: 'bad_request', message: (e.message ?? 'bad request').slice(0, 300) };
+  }
+  return { status: 500, code: 'internal', message: `internal error (request id ${req.id}); the agent log has the details` };
+}

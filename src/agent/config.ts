@@ -1,0 +1,239 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml, YAMLError } from 'yaml';
+import { z } from 'zod';
+import { DURATION_RULE, parseDuration } from '../core/durations.ts';
+import { BRANCH_NAME_RULE, isBranchName } from '../core/names.ts';
+import { GITHUB_ACTIONS_ISSUER } from './auth/oidc.ts';
+
+/**
+ * The agent's configuration: one YAML file, then env, then flags (flags > env > file > defaults),
+ * validated once at start. Every error names the key path and where the value came from.
+ */
+
+const PREFIX_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const prefix = z.string().regex(PREFIX_RE, 'expected a branch-name prefix (lowercase letters, digits, "-")');
+const branchName = z.string().refine(isBranchName, BRANCH_NAME_RULE);
+const pgMemory = z.string().regex(/^\d+(kB|MB|GB|TB)?$/, 'expected a PostgreSQL size such as 16MB');
+const duration = z.string().refine((s) => parseDuration(s) !== null, DURATION_RULE);
+const port = z.number().int().min(1).max(65535);
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export function parseListen(text: string): ListenAddress | null {
+  const m = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(text) ?? /^([^\s:[\]]+):(\d{1,5})$/.exec(text);
+  const [host, portText] = m ? [m[1]!, m[2]!] : /^\d{1,5}$/.test(text) ? ['127.0.0.1', text] : [null, null];
+  if (host === null) return null;
+  const n = Number(portText);
+  return n <= 65535 ? { host, port: n } : null;
+}
+
+const listen = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const parsed = parseListen(String(value));
+    if (!parsed) {
+      ctx.addIssue({ code: 'custom', message: 'expected HOST:PORT, e.g. 127.0.0.1:7070 or [::1]:7070' });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+
+const tokenSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'expected 1-64 characters of letters, digits, _ . @ -'),
+    token: z.string().min(16, 'expected at least 16 characters').optional(),
+    tokenSha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex digits').optional(),
+    scope: z.enum(['admin', 'write', 'read']),
+    prefixes: z.array(prefix).optional(),
+    parents: z.array(branchName).optional(),
+  })
+  .superRefine((t, ctx) => {
+    if ((t.token === undefined) === (t.tokenSha256 === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'set exactly one of token or tokenSha256' });
+    }
+  });
+
+const oidcRule = z
+  .strictObject({
+    repository: z.string().regex(/^[^/\s]+\/[^/\s]+$/, 'expected OWNER/REPO').optional(),
+    repository_owner: z.string().min(1).optional(),
+    ref: z.string().min(1).optional(),
+    event_name: z.string().min(1).optional(),
+    scope: z.enum(['write', 'read']),
+    prefixes: z.array(prefix).optional(),
+    parents: z.array(branchName).optional(),
+  })
+  .superRefine((r, ctx) => {
+    // Any GitHub repository can mint a token for any audience, so a rule must pin the repository or owner.
+    if (r.repository === undefined && r.repository_owner === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'a rule needs repository or repository_owner' });
+    }
+  });
+
+const schema = z.strictObject({
+  dataDir: z.string().min(1).default('./.vela'),
+  listen: listen.prefault('127.0.0.1:7070'),
+  storage: z.enum(['auto', 'btrfs', 'zfs', 'reflink', 'copy']).default('auto'),
+  pgBin: z.string().min(1).nullable().default(null),
+  pgUser: z.string().min(1).default('vela'),
+  publicHost: z.string().min(1).default('127.0.0.1'),
+  pgListen: z.string().min(1).default('127.0.0.1'),
+  ports: z
+    .strictObject({ from: port.default(55000), to: port.default(55999) })
+    .prefault({})
+    .superRefine((p, ctx) => {
+      if (p.from > p.to) ctx.addIssue({ code: 'custom', path: ['to'], message: `must be >= ports.from (${p.from})` });
+    }),
+  branch: z
+    .strictObject({
+      sharedBuffers: pgMemory.default('16MB'),
+      maxConnections: z.number().int().min(5).max(10000).default(30),
+      workMem: pgMemory.default('4MB'),
+      defaultTtl: duration.nullable().default(null),
+    })
+    .prefault({}),
+  pool: z
+    .strictObject({
+      image: z.string().min(1).nullable().default(null),
+      sizeGiB: z.number().positive().default(20),
+    })
+    .prefault({}),
+  zfs: z.strictObject({ dataset: z.string().min(1).nullable().default(null) }).prefault({}),
+  shutdown: z.strictObject({ stopBranches: z.boolean().default(false) }).prefault({}),
+  tokens: z
+    .array(tokenSchema)
+    .default([])
+    .superRefine((tokens, ctx) => {
+      const seen = new Set<string>();
+      tokens.forEach((t, i) => {
+        if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate token name "${t.name}"` });
+        seen.add(t.name);
+      });
+    }),
+  oidc: z
+    .strictObject({
+      issuer: httpUrl.default(GITHUB_ACTIONS_ISSUER),
+      audience: z.string().min(1),
+      jwksUrl: httpUrl.optional(),
+      rules: z.array(oidcRule).min(1, 'expected at least one rule'),
+    })
+    .nullable()
+    .default(null),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type AgentConfig = z.output<typeof schema>;
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export interface LoadConfigOptions {
+  /** YAML file; falls back to env VELA_CONFIG; none = defaults + env + flags. */
+  file?: string;
+  env: NodeJS.ProcessEnv;
+  /** Parsed CLI flags by name ("data-dir" or "--data-dir"); flags not about config are ignored. */
+  flags: Record<string, string | undefined>;
+}
+
+// Top-level keys that env and flags may set.
+const OVERRIDES = [
+  { key: 'dataDir', env: 'VELA_DATA_DIR', flag: 'data-dir' },
+  { key: 'listen', env: 'VELA_LISTEN', flag: 'listen' },
+  { key: 'storage', env: 'VELA_STORAGE', flag: 'storage' },
+  { key: 'pgBin', env: 'VELA_PG_BIN', flag: 'pg-bin' },
+  { key: 'publicHost', env: 'VELA_PUBLIC_HOST', flag: 'public-host' },
+  { key: 'logLevel', env: 'VELA_LOG_LEVEL', flag: 'log-level' },
+] as const;
+
+export function loadConfig(opts: LoadConfigOptions): AgentConfig {
+  const file = opts.file ?? (opts.env.VELA_CONFIG || undefined);
+  const fileLabel = file ? `config ${file}` : 'config';
+  const raw: Record<string, unknown> = file ? readConfigFile(file) : {};
+
+  // Where each overridden top-level key came from, so errors blame the env var or flag, not the file.
+  const origin = new Map<string, string>();
+  const flags = normalizeFlags(opts.flags);
+  for (const o of OVERRIDES) {
+    const fromEnv = opts.env[o.env];
+    if (fromEnv !== undefined && fromEnv !== '') {
+      raw[o.key] = fromEnv;
+      origin.set(o.key, `env ${o.env}`);
+    }
+    const fromFlag = flags.get(o.flag);
+    if (fromFlag !== undefined && fromFlag !== '') {
+      raw[o.key] = fromFlag;
+      origin.set(o.key, `flag --${o.flag}`);
+    }
+  }
+
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.flatMap((issue) => describeIssue(issue, fileLabel, origin)));
+  }
+  return { ...result.data, dataDir: resolve(result.data.dataDir) };
+}
+
+function normalizeFlags(flags: Record<string, string | undefined>): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>();
+  for (const [name, value] of Object.entries(flags)) {
+    const kebab = name.replace(/^-+/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    out.set(kebab, value);
+  }
+  return out;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError([`config ${file}: cannot read the file (${code})`]);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    // Only the position: YAML's own message quotes the offending line, which may hold a token.
+    if (err instanceof YAMLError) {
+      const pos = err.linePos?.[0];
+      const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
+      throw new ConfigError([`config ${file}: invalid YAML${where} (${err.code})`]);
+    }
+    throw err;
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ConfigError([`config ${file}: expected a mapping of settings at the top level`]);
+  }
+  return { ...(doc as Record<string, unknown>) };
+}
+
+type Issue = z.core.$ZodIssue;
+
+function describeIssue(issue: Issue, fileLabel: string, origin: Map<string, string>): string[] {
+  const top = issue.path[0];
+  const label = (typeof top === 'string' && origin.get(top)) || fileLabel;
+  const at = (path: readonly PropertyKey[]) => (path.length ? path.map(String).join('.') : '(top level)');
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => `${fileLabel}: ${at([...issue.path, key])}: unknown key`);
+    case 'invalid_value':
+      return [`${label}: ${at(issue.path)}: expected one of ${issue.values.map(String).join('|')}`];
+    case 'invalid_type':
+      return [`${label}: ${at(issue.path)}: ${issue.message.replace(/^Invalid input: /, '')}`];
+    default:
+      return [`${label}: ${at(issue.path)}: ${issue.message}`];
+  }
+}

@@ -1,0 +1,105 @@
+/** A small hand-rolled Prometheus registry: the agent exports a handful of series, not worth a dependency. */
+
+export type Operation = 'create' | 'reset' | 'delete';
+
+export interface MetricsSnapshot {
+  branchesByState: Record<string, number>;
+  pool: { usedBytes: number; freeBytes: number };
+}
+
+// Seconds; creates on CoW storage take well under a second, copies and resets of big clusters minutes.
+export const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300] as const;
+const OPERATIONS: readonly Operation[] = ['create', 'reset', 'delete'];
+const BRANCH_STATES = ['creating', 'ready', 'stopped', 'deleting', 'failed'];
+
+interface Histogram {
+  buckets: number[]; // cumulative counts per DURATION_BUCKETS entry
+  sum: number;
+  count: number;
+}
+
+export class Metrics {
+  private readonly durations = new Map<Operation, Histogram>();
+  private readonly operations = new Map<string, number>(); // "op|ok" -> count
+  private readonly errors = new Map<string, number>();
+
+  constructor() {
+    for (const op of OPERATIONS) {
+      this.durations.set(op, { buckets: DURATION_BUCKETS.map(() => 0), sum: 0, count: 0 });
+    }
+  }
+
+  observeOperation(op: Operation, seconds: number, ok: boolean): void {
+    const h = this.durations.get(op);
+    if (!h || !Number.isFinite(seconds) || seconds < 0) return;
+    DURATION_BUCKETS.forEach((le, i) => {
+      if (seconds <= le) h.buckets[i]!++;
+    });
+    h.sum += seconds;
+    h.count++;
+    const key = `${op}|${ok ? 'ok' : 'error'}`;
+    this.operations.set(key, (this.operations.get(key) ?? 0) + 1);
+  }
+
+  countError(code: string): void {
+    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+  }
+
+  render(snapshot: MetricsSnapshot): string {
+    const out: string[] = [];
+
+    header(out, 'vela_branches', 'gauge', 'Branches by state.');
+    const states = { ...Object.fromEntries(BRANCH_STATES.map((s) => [s, 0])), ...snapshot.branchesByState };
+    for (const [state, n] of Object.entries(states)) out.push(sample('vela_branches', { state }, n));
+
+    header(out, 'vela_pool_bytes', 'gauge', 'Storage pool bytes by kind.');
+    out.push(sample('vela_pool_bytes', { kind: 'used' }, snapshot.pool.usedBytes));
+    out.push(sample('vela_pool_bytes', { kind: 'free' }, snapshot.pool.freeBytes));
+
+    header(out, 'vela_operations_total', 'counter', 'Branch operations by result.');
+    for (const op of OPERATIONS) {
+      for (const result of ['ok', 'error']) {
+        out.push(sample('vela_operations_total', { op, result }, this.operations.get(`${op}|${result}`) ?? 0));
+      }
+    }
+
+    const name = 'vela_operation_duration_seconds';
+    header(out, name, 'histogram', 'Duration of branch operations in seconds.');
+    for (const op of OPERATIONS) {
+      const h = this.durations.get(op)!;
+      DURATION_BUCKETS.forEach((le, i) => out.push(sample(`${name}_bucket`, { op, le: String(le) }, h.buckets[i]!)));
+      out.push(sample(`${name}_bucket`, { op, le: '+Inf' }, h.count));
+      out.push(sample(`${name}_sum`, { op }, h.sum));
+      out.push(sample(`${name}_count`, { op }, h.count));
+    }
+
+    header(out, 'vela_errors_total', 'counter', 'API errors by error code.');
+    for (const [code, n] of [...this.errors].sort(([a], [b]) => a.localeCompare(b))) {
+      out.push(sample('vela_errors_total', { code }, n));
+    }
+
+    return out.join('\n') + '\n';
+  }
+}
+
+function header(out: string[], name: string, type: string, help: string): void {
+  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+}
+
+function sample(name: string, labels: Record<string, string>, value: number): string {
+  const body = Object.entries(labels)
+    .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+    .join(',');
+  return `${name}${body ? `{${body}}` : ''} ${formatValue(value)}`;
+}
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}

@@ -1,0 +1,81 @@
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { AgentConfig } from './config.ts';
+import { openEngine } from './engine.ts';
+import type { Engine, EngineOptions } from './engine.ts';
+import { build } from './app.ts';
+import { createAuthenticator } from './auth/authenticator.ts';
+import { resolveAdminToken } from './auth/admin-token.ts';
+import type { AdminToken } from './auth/admin-token.ts';
+import { AuditLog } from './audit.ts';
+import { Metrics } from './metrics.ts';
+import { createLogger, engineLog } from './logger.ts';
+import { VERSION } from '../core/version.ts';
+
+export interface RunningAgent {
+  app: FastifyInstance;
+  engine: Engine;
+  url: string;
+  adminToken: AdminToken;
+  close(): Promise<void>;
+}
+
+const TTL_SWEEP_MS = 30_000;
+
+/** Opens the engine, then serves the API; `close()` finishes in-flight requests before stopping. */
+export async function startAgent(
+  cfg: AgentConfig,
+  opts: { env?: NodeJS.ProcessEnv; logDestination?: NodeJS.WritableStream; onStep?: EngineOptions['onStep'] } = {},
+): Promise<RunningAgent> {
+  const logger = createLogger(cfg.logLevel, opts.logDestination);
+  const engine = await openEngine({
+    dataDir: cfg.dataDir,
+    storage: cfg.storage,
+    pgBin: cfg.pgBin,
+    pgUser: cfg.pgUser,
+    publicHost: cfg.publicHost,
+    pgListen: cfg.pgListen,
+    ports: cfg.ports,
+    branch: cfg.branch,
+    pool: cfg.pool,
+    zfs: cfg.zfs,
+    log: engineLog(logger),
+    onStep: opts.onStep,
+  });
+  const adminToken = await resolveAdminToken({ env: opts.env ?? process.env, dataDir: cfg.dataDir });
+  const audit = new AuditLog(join(cfg.dataDir, 'state', 'audit.jsonl'));
+  const app = build({
+    manager: engine.manager,
+    auth: createAuthenticator({ tokens: cfg.tokens, adminToken: adminToken.token, oidc: cfg.oidc }),
+    audit,
+    metrics: new Metrics(),
+    publicHost: cfg.publicHost,
+    version: VERSION,
+    logger,
+  });
+  const sweep = setInterval(() => {
+    void engine.manager.expire().catch(() => {});
+  }, TTL_SWEEP_MS);
+  sweep.unref();
+  await app.listen({ host: cfg.listen.host, port: cfg.listen.port });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : cfg.listen.port;
+  const host = cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host;
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    engine,
+    url: `http://${host}:${port}`,
+    adminToken,
+    close() {
+      closing ??= (async () => {
+        clearInterval(sweep);
+        await app.close();
+        await engine.close({ stopBranches: cfg.shutdown.stopBranches });
+        await audit.close();
+        logger.info({ stopBranches: cfg.shutdown.stopBranches }, 'agent stopped');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import { parseArgs } from 'node:util';
+import { loadConfig, ConfigError } from '../agent/config.ts';
+import { startAgent } from '../agent/server.ts';
+
+export const AGENT_HELP = `Usage: vela-branch agent [options]
+
+Runs the host agent: owns the storage pool, one postgres per branch, and the HTTP API.
+On first start with an empty data dir it creates an empty root branch "main" (initdb).
+
+Options:
+  --data-dir DIR      where the pool, state and logs live (default ./.vela; env VELA_DATA_DIR)
+  --listen HOST:PORT  API address (default 127.0.0.1:7070; env VELA_LISTEN)
+  --storage KIND      auto | btrfs | zfs | reflink | copy (default auto: the best available)
+  --pg-bin DIR        PostgreSQL binaries (default: embedded PostgreSQL 18)
+  --public-host HOST  host written into connection strings (default 127.0.0.1)
+  --config FILE       YAML config (tokens, OIDC, ports, memory; env VELA_CONFIG)
+  --log-level LEVEL   info | debug | warn | error (default info)
+
+The admin token comes from VELA_ADMIN_TOKEN, or is generated into DIR/admin-token (mode 0600).
+As root, postgres runs as the unprivileged user "vela" (created if missing); the binaries and
+DIR must be reachable by it (not under a 0700 home such as /root).
+
+Examples:
+  sudo vela-branch agent --data-dir /srv/vela
+  vela-branch agent --storage reflink --listen 0.0.0.0:7070 --config /etc/vela/agent.yml`;
+
+/** `vela-branch agent`: serve until SIGINT/SIGTERM, then shut down gracefully. Resolves with the exit code. */
+export async function runAgentCommand(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        'data-dir': { type: 'string' },
+        listen: { type: 'string' },
+        storage: { type: 'string' },
+        'pg-bin': { type: 'string' },
+        'public-host': { type: 'string' },
+        config: { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    process.stderr.write(`vela-branch agent: ${(err as Error).message}\nRun vela-branch agent --help for the options.\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${AGENT_HELP}\n`);
+    return 0;
+  }
+  let cfg;
+  try {
+    const flags = Object.fromEntries(Object.entries(values).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
+    cfg = loadConfig({ file: flags.config, env: process.env, flags });
+  } catch (err) {
+    process.stderr.write(`vela-branch agent: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
+    return 2;
+  }
+  let agent;
+  try {
+    agent = await startAgent(cfg);
+  } catch (err) {
+    process.stderr.write(`vela-branch agent: cannot start: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const main = agent.engine.manager.find('main');
+  const tokenWhere = agent.adminToken.path ? `admin token in ${agent.adminToken.path}` : 'admin token from VELA_ADMIN_TOKEN';
+  process.stderr.write(
+    `vela agent listening on ${agent.url} · storage ${agent.engine.manager.storage.kind} · PostgreSQL ${agent.engine.pg.bins.major}` +
+      ` · main on port ${main?.port ?? '-'} · ${tokenWhere}\n`,
+  );
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      process.stderr.write(`vela agent: ${signal}: finishing in-flight requests…\n`);
+      agent.close().then(
+        () => resolve(0),
+        (err) => {
+          process.stderr.write(`vela agent: shutdown failed: ${(err as Error).message}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}

@@ -1,0 +1,46 @@
+import type { Branch } from '../core/types.ts';
+import { formatBytes } from '../core/durations.ts';
+import { flagOption } from './args.ts';
+import type { CommandSpec } from './command.ts';
+import { formatAge, formatMs, formatTtlLeft, renderTable } from './format.ts';
+
+export const listCommand: CommandSpec = {
+  name: 'list',
+  summary: 'list branches with state, parent, port, age, TTL left and size',
+  usage: 'list [--json]',
+  options: { json: { type: 'boolean' } },
+  optionHelp: [['--json', 'print the agent\'s answer as JSON']],
+  positionals: { min: 0, max: 0 },
+  examples: ['vela-branch list', 'vela-branch list --json | jq -r \'.branches[].name\''],
+  async run(ctx, { values }) {
+    const { branches } = await ctx.client.list();
+    if (flagOption(values, 'json')) {
+      ctx.print(JSON.stringify({ branches }, null, 2));
+      return 0;
+    }
+    if (branches.length === 0) {
+      ctx.print('no branches yet; create one with: vela-branch create NAME');
+      return 0;
+    }
+    ctx.print(branchTable(branches, ctx.now()));
+    return 0;
+  },
+};
+
+export function branchTable(branches: Branch[], now: number): string {
+  const rows = branches.map((b) => [
+    b.protected ? `${b.name} (protected)` : b.name,
+    b.state,
+    b.parent ?? '-',
+    String(b.port),
+    formatAge(b.createdAt, now),
+    formatTtlLeft(b.expiresAt, now),
+    formatBytes(b.storage?.exclusiveBytes),
+    formatMs(b.timings?.createMs),
+  ]);
+  return renderTable(
+    ['NAME', 'STATE', 'PARENT', 'PORT', 'AGE', 'TTL', 'SIZE', 'CREATE'],
+    rows,
+    ['left', 'left', 'left', 'right', 'left', 'left', 'right', 'right'],
+  );
+}

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { DURATION_BUCKETS, Metrics } from '../../src/agent/metrics.ts';
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** A strict parser of the Prometheus text format subset we emit; throws on any line it does not understand. */
+function parse(text: string): { samples: Sample[]; types: Map<string, string>; helps: Set<string> } {
+  const samples: Sample[] = [];
+  const types = new Map<string, string>();
+  const helps = new Set<string>();
+  expect(text.endsWith('\n')).toBe(true);
+  for (const line of text.trimEnd().split('\n')) {
+    let m = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) .+$/.exec(line);
+    if (m) {
+      helps.add(m[1]!);
+      continue;
+    }
+    m = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
+    if (m) {
+      expect(types.has(m[1]!)).toBe(false);
+      types.set(m[1]!, m[2]!);
+      continue;
+    }
+    m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) throw new Error(`unparsable line: ${line}`);
+    const labels: Record<string, string> = {};
+    if (m[2]) {
+      const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)/gy;
+      let consumed = 0;
+      for (let l = re.exec(m[2]); l; l = re.exec(m[2])) {
+        labels[l[1]!] = l[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+        consumed = re.lastIndex;
+      }
+      if (consumed !== m[2].length) throw new Error(`bad labels: ${line}`);
+    }
+    const value = m[3] === '+Inf' ? Infinity : Number(m[3]);
+    if (Number.isNaN(value)) throw new Error(`bad value: ${line}`);
+    samples.push({ name: m[1]!, labels, value });
+  }
+  return { samples, types, helps };
+}
+
+const find = (samples: Sample[], name: string, labels: Record<string, string>) =>
+  samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+
+const snapshot = { branchesByState: { ready: 3, failed: 1 }, pool: { usedBytes: 1024, freeBytes: 4096 } };
+
+describe('Metrics', () => {
+  it('renders gauges for branches and pool with HELP and TYPE', () => {
+    const { samples, types, helps } = parse(new Metrics().render(snapshot));
+    expect(find(samples, 'vela_branches', { state: 'ready' })).toBe(3);
+    expect(find(samples, 'vela_branches', { state: 'failed' })).toBe(1);
+    expect(find(samples, 'vela_branches', { state: 'stopped' })).toBe(0);
+    expect(find(samples, 'vela_pool_bytes', { kind: 'used' })).toBe(1024);
+    expect(find(samples, 'vela_pool_bytes', { kind: 'free' })).toBe(4096);
+    expect(types.get('vela_branches')).toBe('gauge');
+    expect(types.get('vela_operation_duration_seconds')).toBe('histogram');
+    expect(types.get('vela_errors_total')).toBe('counter');
+    for (const name of types.keys()) expect(helps.has(name)).toBe(true);
+  });
+
+  it('keeps cumulative histogram buckets, sum and count per operation', () => {
+    const m = new Metrics();
+    m.observeOperation('create', 0.08, true);
+    m.observeOperation('create', 0.3, true);
+    m.observeOperation('create', 400, false);
+    m.observeOperation('reset', 2, true);
+    const { samples } = parse(m.render(snapshot));
+    const bucket = (op: string, le: string) =>
+      find(samples, 'vela_operation_duration_seconds_bucket', { op, le });
+    expect(bucket('create', '0.05')).toBe(0);
+    expect(bucket('create', '0.1')).toBe(1);
+    expect(bucket('create', '0.5')).toBe(2);
+    expect(bucket('create', String(DURATION_BUCKETS.at(-1)))).toBe(2);
+    expect(bucket('create', '+Inf')).toBe(3);
+    expect(find(samples, 'vela_operation_duration_seconds_sum', { op: 'create' })).toBeCloseTo(400.38);
+    expect(find(samples, 'vela_operation_duration_seconds_count', { op: 'create' })).toBe(3);
+    expect(find(samples, 'vela_operation_duration_seconds_count', { op: 'reset' })).toBe(1);
+    expect(find(samples, 'vela_operations_total', { op: 'create', result: 'error' })).toBe(1);
+    expect(find(samples, 'vela_operations_total', { op: 'create', result: 'ok' })).toBe(2);
+
+    // Buckets never decrease as le grows.
+    const creates = samples.filter((s) => s.name.endsWith('_bucket') && s.labels.op === 'create').map((s) => s.value);
+    expect(creates).toEqual([...creates].sort((a, b) => a - b));
+  });
+
+  it('counts errors by code and escapes label values', () => {
+    const m = new Metrics();
+    m.countError('conflict');
+    m.countError('conflict');
+    m.countError('odd "code"\\x');
+    const { samples } = parse(m.render(snapshot));
+    expect(find(samples, 'vela_errors_total', { code: 'conflict' })).toBe(2);
+    expect(find(samples, 'vela_errors_total', { code: 'odd "code"\\x' })).toBe(1);
+  });
+});
