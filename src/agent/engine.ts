@@ -3,8 +3,8 @@ import { join, resolve } from 'node:path';
 import type { StorageKind } from '../core/types.ts';
 import type { Runner } from './runner.ts';
 import { runCommand } from './runner.ts';
-import { resolveBinaries } from './postgres/binaries.ts';
-import { resolvePostgresUser, assertReachable } from './postgres/os-user.ts';
+import { resolveBinaries, shareEmbeddedBinaries } from './postgres/binaries.ts';
+import { resolvePostgresUser, assertReachable, isReachable } from './postgres/os-user.ts';
 import { PostgresControl, socketRootFor } from './postgres/instance.ts';
 import { PortAllocator } from './postgres/ports.ts';
 import { openStorage } from './storage/select.ts';
@@ -52,8 +52,14 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   await mkdir(dataDir, { recursive: true, mode: 0o755 });
   await chmod(dataDir, 0o755);
 
-  const bins = await resolveBinaries(runner, opts.pgBin);
+  let bins = await resolveBinaries(runner, opts.pgBin);
   const user = await resolvePostgresUser(runner, opts.pgUser, (m) => log('info', m));
+  if (bins.embedded && !(await isReachable(runner, user, bins.postgres))) {
+    // A checkout under a 0700 home hides node_modules from the postgres user: use a shared copy.
+    const dir = await shareEmbeddedBinaries(runner, bins, (m) => log('warn', m));
+    bins = await resolveBinaries(runner, dir);
+    bins.embedded = true;
+  }
   await assertReachable(runner, user, bins.postgres, 'the PostgreSQL binary');
   await assertReachable(runner, user, dataDir, 'the data directory');
 

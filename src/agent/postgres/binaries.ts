@@ -72,3 +72,26 @@ export async function resolveBinaries(runner: Runner, pgBin: string | null): Pro
   if (major < 13) throw new Error(`PostgreSQL ${major} is too old: vela-branch needs 13 or newer`);
   return { dir, initdb, pgCtl, postgres, major, version: out.trim(), embedded };
 }
+
+/** Where a root agent keeps a copy of the embedded binaries that every user can reach. */
+export const SHARED_PG_ROOT = '/var/lib/vela-branch';
+
+/**
+ * Copies the embedded PostgreSQL (bin, lib, share) to SHARED_PG_ROOT/pg-<version>, once, atomically
+ * (copy to a temp dir, then rename), and returns its bin dir.
+ */
+export async function shareEmbeddedBinaries(runner: Runner, bins: PgBinaries, log: (msg: string) => void): Promise<string> {
+  const nativeDir = dirname(bins.dir);
+  const version = bins.version.replace(/[^0-9.]/g, '') || String(bins.major);
+  const target = join(SHARED_PG_ROOT, `pg-${version}`);
+  if (existsSync(join(target, 'bin', 'postgres'))) return join(target, 'bin');
+  log(`the embedded PostgreSQL in ${nativeDir} is not reachable by the postgres OS user (a parent directory is private, e.g. a 0700 home); using a copy in ${target}`);
+  const tmp = `${target}.tmp-${process.pid}`;
+  await runner(['mkdir', '-p', '-m', '0755', SHARED_PG_ROOT]);
+  await runner(['rm', '-rf', tmp]);
+  await runner(['cp', '-a', nativeDir, tmp]);
+  await runner(['chmod', '-R', 'a+rX', tmp]);
+  const r = await runner(['mv', '-T', tmp, target], { allowFailure: true });
+  if (r.code !== 0) await runner(['rm', '-rf', tmp]); // another agent won the race; its copy is as good
+  return join(target, 'bin');
+}

@@ -35,10 +35,15 @@ export async function resolvePostgresUser(runner: Runner, wanted: string, log: (
 }
 
 /** Proves that `user` can reach a path (every parent directory searchable); a 0700 home is the usual trap. */
-export async function assertReachable(runner: Runner, user: OsUser | null, path: string, what: string): Promise<void> {
-  if (!user) return;
+export async function isReachable(runner: Runner, user: OsUser | null, path: string): Promise<boolean> {
+  if (!user) return true;
   const r = await runner(['test', '-x', path], { uid: user.uid, gid: user.gid, allowFailure: true });
-  if (r.code !== 0) {
+  return r.code === 0;
+}
+
+export async function assertReachable(runner: Runner, user: OsUser | null, path: string, what: string): Promise<void> {
+  if (!(await isReachable(runner, user, path))) {
+    if (!user) return;
     throw new Error(
       `${what} ${path} is not reachable by the postgres OS user "${user.name}": every parent directory must be searchable (a checkout under a 0700 home such as /root is not). Move it (e.g. to /opt or /srv) or chmod o+x the parent directories`,
     );
