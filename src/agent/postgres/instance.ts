@@ -99,6 +99,9 @@ export class PostgresControl {
   /** Per-branch settings, rewritten on every create/reset so a snapshot never keeps its parent's port. */
   async configure(dataDir: string, s: BranchSettings): Promise<void> {
     const socketDir = this.socketDir(s.port);
+    // Only called with no postmaster on this data dir: a socket or lock file left here is stale
+    // (a postgres killed with -9) and would make the new one refuse to start.
+    await rm(socketDir, { recursive: true, force: true });
     await mkdir(socketDir, { recursive: true });
     await this.own(socketDir, 0o700);
     const lines = [

@@ -1,0 +1,110 @@
+import type { AgentClient } from '../../core/client.ts';
+import type { GitHubClient } from '../github/octokit.ts';
+import { upsertStickyComment, type StickyCommentResult } from '../github/sticky-comment.ts';
+import { collectResults } from '../report/collect.ts';
+import type { Totals } from '../report/junit.ts';
+import { renderReport, reportMarker } from '../report/render.ts';
+
+export interface ReportParams {
+  pattern: string;
+  branch: string;
+  maxFailures: number;
+  /** Distinguishes this job's comment from other jobs' (GITHUB_JOB unless `report-key` is set). */
+  key: string;
+  run: { url: string; id: string; attempt: string; job: string };
+  /** The PR to comment on; null on push, schedule and other non-PR events. */
+  pr: { owner: string; repo: string; number: number } | null;
+  comment: boolean;
+  /** Fork PRs get a read-only token: don't even try to comment. */
+  readOnlyToken: boolean;
+  now: Date;
+  cwd?: string;
+}
+
+export interface ReportDeps {
+  /** Optional: only used to show the branch's age. */
+  agent: AgentClient | null;
+  github: GitHubClient | null;
+}
+
+export interface ReportResult {
+  markdown: string;
+  totals: Totals;
+  files: string[];
+  problems: string[];
+  comment: StickyCommentResult | null;
+  /** Why no PR comment was written, when none was. */
+  commentSkipped: string | null;
+  /** Non-fatal trouble worth a warning (unreadable files, agent lookup, comment permission). */
+  warnings: string[];
+}
+
+async function branchCreatedAt(agent: AgentClient | null, name: string, warnings: string[]): Promise<string | null> {
+  if (!agent) return null;
+  try {
+    return (await agent.get(name)).createdAt;
+  } catch (err) {
+    warnings.push(`could not look up branch ${name} on the agent: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+function whyNoComment(params: ReportParams, github: GitHubClient | null): string | null {
+  if (!params.pr) return 'not a pull request event, so the report goes to the job summary only';
+  if (!params.comment) return '`comment: false`';
+  if (params.readOnlyToken) return 'pull requests from forks get a read-only token, so the report goes to the job summary only';
+  if (!github) return 'no `github-token`';
+  return null;
+}
+
+/** JUnit files → markdown → sticky PR comment (when there is a PR). The job summary is written by the caller. */
+export async function reportResults(params: ReportParams, deps: ReportDeps): Promise<ReportResult> {
+  const warnings: string[] = [];
+  const collected = await collectResults(params.pattern, params.cwd);
+  for (const p of collected.problems) warnings.push(`not a JUnit report, skipped: ${p}`);
+  const createdAt = await branchCreatedAt(deps.agent, params.branch, warnings);
+  const marker = reportMarker(params.key);
+  const markdown = renderReport({
+    marker,
+    totals: collected.totals,
+    failures: collected.failures,
+    fileCount: collected.files.length - collected.problems.length,
+    pattern: params.pattern,
+    problems: collected.problems,
+    branch: { name: params.branch, createdAt },
+    run: params.run,
+    maxFailures: params.maxFailures,
+    now: params.now,
+  });
+
+  let comment: StickyCommentResult | null = null;
+  let commentSkipped = whyNoComment(params, deps.github);
+  if (!commentSkipped && params.pr && deps.github) {
+    try {
+      comment = await upsertStickyComment(deps.github, {
+        owner: params.pr.owner,
+        repo: params.pr.repo,
+        issueNumber: params.pr.number,
+        marker,
+        body: markdown,
+      });
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (status !== 403 && status !== 404) throw err;
+      // Read-only token (Dependabot, restricted default permissions): the summary still has it all.
+      commentSkipped = 'the token may not comment on this pull request';
+      warnings.push(
+        `could not write the PR comment (HTTP ${status}): give the job \`permissions: pull-requests: write\`; the report is in the job summary`,
+      );
+    }
+  }
+  return {
+    markdown,
+    totals: collected.totals,
+    files: collected.files,
+    problems: collected.problems,
+    comment,
+    commentSkipped,
+    warnings,
+  };
+}

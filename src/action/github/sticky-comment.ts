@@ -1,0 +1,59 @@
+import type { GitHubClient } from './octokit.ts';
+
+export interface StickyCommentParams {
+  owner: string;
+  repo: string;
+  issueNumber: number;
+  marker: string;
+  body: string;
+}
+
+export interface StickyCommentResult {
+  action: 'created' | 'updated';
+  id: number;
+  url: string;
+}
+
+/** The login the token comments as. Installation tokens (GITHUB_TOKEN) may not call GET /user. */
+export async function commenterLogin(octokit: GitHubClient): Promise<string> {
+  try {
+    const { data } = await octokit.rest.users.getAuthenticated();
+    return data.login;
+  } catch (err) {
+    const status = (err as { status?: number }).status;
+    if (status === 401 || status === 403) return 'github-actions[bot]';
+    throw err;
+  }
+}
+
+/**
+ * One comment per marker: update the comment that carries the marker AND was written by us (so a
+ * user quoting the marker can't hijack it), else create it. Re-runs never stack new comments.
+ */
+export async function upsertStickyComment(octokit: GitHubClient, p: StickyCommentParams): Promise<StickyCommentResult> {
+  const me = await commenterLogin(octokit);
+  const comments = await octokit.paginate(octokit.rest.issues.listComments, {
+    owner: p.owner,
+    repo: p.repo,
+    issue_number: p.issueNumber,
+    per_page: 100,
+  });
+  const mine = comments.filter((c) => c.user?.login === me && (c.body ?? '').includes(p.marker));
+  const existing = mine.at(-1);
+  if (existing) {
+    const { data } = await octokit.rest.issues.updateComment({
+      owner: p.owner,
+      repo: p.repo,
+      comment_id: existing.id,
+      body: p.body,
+    });
+    return { action: 'updated', id: data.id, url: data.html_url };
+  }
+  const { data } = await octokit.rest.issues.createComment({
+    owner: p.owner,
+    repo: p.repo,
+    issue_number: p.issueNumber,
+    body: p.body,
+  });
+  return { action: 'created', id: data.id, url: data.html_url };
+}

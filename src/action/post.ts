@@ -1,0 +1,1 @@
+import { runPost } from './run.ts'; await runPost();

@@ -1,0 +1,302 @@
+import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import nock from 'nock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { run, STATE } from '../../src/action/run.ts';
+import { fakeCore, type FakeCore } from './helpers/fake-core.ts';
+import { FakeAgent } from './helpers/fake-agent.ts';
+import { githubEnv } from './helpers/github-env.ts';
+
+const TOKEN = 'vela-test-token-0123456789';
+let agent: FakeAgent;
+
+beforeEach(async () => {
+  agent = await new FakeAgent({ tokens: [TOKEN, 'oidc.jwt.value'] }).start();
+  nock.disableNetConnect();
+  nock.enableNetConnect('127.0.0.1');
+});
+afterEach(async () => {
+  const pending = nock.pendingMocks();
+  nock.cleanAll();
+  nock.enableNetConnect();
+  await agent.stop();
+  expect(pending).toEqual([]);
+});
+
+const fast = { wait: { sleep: async () => {}, pollMs: 1 }, githubRetry: { sleep: async () => {} } };
+
+async function runWith(
+  inputs: Record<string, string>,
+  env: NodeJS.ProcessEnv = githubEnv('pull_request', { pr: 12 }),
+  opts: { idToken?: string } = {},
+): Promise<FakeCore> {
+  const fake = fakeCore({ 'agent-url': agent.url, token: TOKEN, ...inputs }, opts);
+  await run({ core: fake.core, env, fetch: globalThis.fetch, ...fast });
+  return fake;
+}
+
+/** Each secret form must be registered before any call that carries it, and never reach the log. */
+function expectMaskedFirst(fake: FakeCore, secrets: string[]): void {
+  for (const secret of secrets) {
+    const maskedAt = fake.calls.findIndex((c) => c.fn === 'setSecret' && c.args[0] === secret);
+    expect(maskedAt, `setSecret(${secret.length} chars) missing`).toBeGreaterThanOrEqual(0);
+    const firstUse = fake.calls.findIndex((c) => c.fn !== 'setSecret' && c.args.some((a) => String(a).includes(secret)));
+    if (firstUse >= 0) expect(maskedAt).toBeLessThan(firstUse);
+    expect(fake.logText()).not.toContain(secret);
+  }
+}
+
+describe('command ensure (default)', () => {
+  it('creates pr-<n>, sets outputs and PG* env, saves state, masks first', async () => {
+    const fake = await runWith({});
+    expect(fake.failed).toEqual([]);
+    const password = agent.passwordOf('pr-12');
+    const encoded = encodeURIComponent(password);
+    expect(encoded).not.toBe(password);
+    const uri = `postgresql://u_pr_12:${encoded}@127.0.0.1:${agent.branches.get('pr-12')!.port}/app`;
+    expect(fake.outputs).toMatchObject({ branch: 'pr-12', created: 'true', 'connection-string': uri, host: '127.0.0.1', database: 'app', user: 'u_pr_12', password, skipped: 'false' });
+    expect(fake.exported).toEqual({
+      DATABASE_URL: uri,
+      PGHOST: '127.0.0.1',
+      PGPORT: String(agent.branches.get('pr-12')!.port),
+      PGUSER: 'u_pr_12',
+      PGPASSWORD: password,
+      PGDATABASE: 'app',
+    });
+    expect(fake.state).toEqual({ [STATE.branch]: 'pr-12', [STATE.created]: 'true' });
+    expectMaskedFirst(fake, [password, encoded, uri, TOKEN]);
+    const create = agent.requests.find((r) => r.method === 'POST');
+    expect(create?.authorization).toBe(`Bearer ${TOKEN}`);
+    expect(create?.body).toEqual({
+      name: 'pr-12',
+      labels: { repo: 'acme/shop', pr: '12', sha: 'a'.repeat(40), actor: 'ada' },
+      ifExists: 'return',
+    });
+    expect(fake.logText()).toContain('Branch pr-12 created from main');
+  });
+
+  it('returns the same branch with created=false on a re-run', async () => {
+    const first = await runWith({});
+    const second = await runWith({});
+    expect(second.outputs.created).toBe('false');
+    expect(second.outputs['connection-string']).toBe(first.outputs['connection-string']);
+    expect(second.state[STATE.created]).toBe('false');
+    expect(agent.branches.size).toBe(1);
+  });
+
+  it('gives parallel jobs one branch', async () => {
+    const fakes = await Promise.all([runWith({}), runWith({}), runWith({})]);
+    expect(fakes.map((f) => f.outputs.created).sort()).toEqual(['false', 'false', 'true']);
+    expect(new Set(fakes.map((f) => f.outputs.password)).size).toBe(1);
+  });
+
+  it('names a push run run-<id>-<attempt>, passes parent/ttl and a custom env-var', async () => {
+    const fake = await runWith({ parent: 'staging', ttl: '2h', 'env-var': 'PG_URL' }, githubEnv('push'));
+    expect(fake.outputs.branch).toBe('run-4567-2');
+    expect(fake.exported.PG_URL).toBe(fake.outputs['connection-string']);
+    expect(fake.exported).not.toHaveProperty('DATABASE_URL');
+    expect(agent.requests[0]?.body).toMatchObject({ name: 'run-4567-2', parent: 'staging', ttl: '2h' });
+  });
+
+  it('waits for a branch that is still creating', async () => {
+    await agent.stop();
+    agent = await new FakeAgent({ tokens: [TOKEN], createState: 'creating' }).start();
+    const fake = await runWith({});
+    expect(fake.failed).toEqual([]);
+    expect(fake.outputs.created).toBe('true');
+    expect(agent.requests.filter((r) => r.method === 'GET').length).toBe(2);
+  });
+
+  it('starts a stopped branch before handing it out', async () => {
+    agent.seed('pr-12', { state: 'stopped' });
+    const fake = await runWith({});
+    expect(fake.outputs.created).toBe('false');
+    expect(agent.requests.map((r) => `${r.method} ${r.path}`)).toContain('POST /v1/branches/pr-12/start');
+  });
+
+  it('fails with the agent’s message when the token is wrong, without leaking it', async () => {
+    const fake = await runWith({ token: 'wrong-token-abcdef' });
+    expect(fake.failed).toEqual(['missing or unknown token']);
+    expect(fake.secrets).toContain('wrong-token-abcdef');
+  });
+});
+
+describe('command create', () => {
+  it('creates, and refuses an existing branch pointing at ensure', async () => {
+    expect((await runWith({ command: 'create', branch: 'qa-1' })).outputs.created).toBe('true');
+    const again = await runWith({ command: 'create', branch: 'qa-1' });
+    expect(again.failed[0]).toMatch(/branch qa-1 already exists; use `command: ensure`/);
+    expect(agent.requests.at(-1)?.body).toMatchObject({ ifExists: 'fail' });
+  });
+});
+
+describe('commands delete, reset, rebase', () => {
+  it('delete removes the branch and is idempotent', async () => {
+    agent.seed('pr-12');
+    const fake = await runWith({ command: 'delete' });
+    expect(fake.failed).toEqual([]);
+    expect(agent.branches.has('pr-12')).toBe(false);
+    expect(fake.logText()).toContain('Deleted pr-12');
+    const again = await runWith({ command: 'delete' });
+    expect(again.failed).toEqual([]);
+    expect(again.logText()).toContain('does not exist');
+  });
+
+  it('reset keeps the credentials and re-exports them, masked', async () => {
+    agent.seed('qa');
+    const fake = await runWith({ command: 'reset', branch: 'qa' });
+    expect(fake.failed).toEqual([]);
+    expect(agent.requests.at(-1)?.path).toBe('/v1/branches/qa/reset');
+    expect(fake.outputs).toMatchObject({ created: 'false', password: agent.passwordOf('qa') });
+    expect(fake.state).toEqual({});
+    expectMaskedFirst(fake, [agent.passwordOf('qa'), encodeURIComponent(agent.passwordOf('qa'))]);
+  });
+
+  it('reset of a missing branch fails clearly', async () => {
+    const fake = await runWith({ command: 'reset', branch: 'nope' });
+    expect(fake.failed).toEqual(['branch nope not found']);
+  });
+
+  it('rebase succeeds, or reports conflicts and fails', async () => {
+    agent.seed('qa');
+    expect((await runWith({ command: 'rebase', branch: 'qa' })).failed).toEqual([]);
+    await agent.stop();
+    agent = await new FakeAgent({ tokens: [TOKEN], rebaseConflicts: [{ message: 'column orders.total changed on both sides' }] }).start();
+    agent.seed('qa');
+    const fake = await runWith({ command: 'rebase', branch: 'qa' });
+    expect(fake.failed[0]).toBe('rebase of qa stopped at 1 conflict(s); the branch is unchanged: column orders.total changed on both sides');
+  });
+});
+
+describe('authentication', () => {
+  it('uses the OIDC token for oidc-audience', async () => {
+    const env = githubEnv('pull_request', { extra: { ACTIONS_ID_TOKEN_REQUEST_URL: 'https://token.actions.example/x', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'req' } });
+    const fake = await runWith({ token: '', 'oidc-audience': 'vela.acme' }, env, { idToken: 'oidc.jwt.value' });
+    expect(fake.failed).toEqual([]);
+    expect(fake.idTokenAudiences).toEqual(['vela.acme']);
+    expect(agent.requests[0]?.authorization).toBe('Bearer oidc.jwt.value');
+    expect(fake.secrets).toContain('oidc.jwt.value');
+  });
+
+  it('says the workflow needs id-token: write when the runner offers no OIDC token', async () => {
+    const fake = await runWith({ token: '', 'oidc-audience': 'vela.acme' });
+    expect(fake.failed[0]).toContain('permissions: id-token: write');
+    expect(fake.idTokenAudiences).toEqual([]);
+    expect(agent.requests).toEqual([]);
+  });
+
+  it('asks for a token or oidc-audience when neither is set on a same-repo PR', async () => {
+    const fake = await runWith({ token: '' });
+    expect(fake.failed[0]).toMatch(/set the `token` input .* or `oidc-audience`/);
+  });
+});
+
+describe('fork pull requests and Dependabot', () => {
+  it.each([
+    ['fork', githubEnv('pull_request', { fork: true })],
+    ['dependabot', githubEnv('pull_request', { actor: 'dependabot[bot]' })],
+  ])('%s without credentials: a notice and a clean skip', async (_kind, env) => {
+    const fake = await runWith({ token: '' }, env);
+    expect(fake.failed).toEqual([]);
+    expect(fake.calls.filter((c) => c.fn === 'notice')).toHaveLength(1);
+    expect(fake.logText()).toMatch(/vela-branch skipped: .*(fork|Dependabot)/);
+    expect(fake.outputs).toEqual({ branch: 'pr-12', skipped: 'true' });
+    expect(fake.exported).toEqual({});
+    expect(agent.requests).toEqual([]);
+  });
+
+  it('a fork run that does have a token (pull_request_target) proceeds', async () => {
+    const fake = await runWith({}, githubEnv('pull_request', { fork: true }));
+    expect(fake.outputs.created).toBe('true');
+  });
+});
+
+describe('input validation surfaces as one failure', () => {
+  it('fails before contacting the agent', async () => {
+    const fake = await runWith({ branch: 'Not_Valid', ttl: '3 days' });
+    expect(fake.failed).toHaveLength(1);
+    expect(fake.failed[0]).toContain('input `branch`');
+    expect(fake.failed[0]).toContain('input `ttl`');
+    expect(agent.requests).toEqual([]);
+  });
+});
+
+describe('command report', () => {
+  const fixtures = join(import.meta.dirname, '../fixtures/junit');
+  const reportDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vela-junit-'));
+    for (const f of ['jest-junit.xml', 'pytest.xml']) copyFileSync(join(fixtures, f), join(dir, f));
+    writeFileSync(join(dir, 'coverage.xml'), '<coverage line-rate="0.9"/>');
+    return dir;
+  };
+  const API = 'https://api.github.com';
+
+  it('on a PR: sticky comment created, same text in the job summary, branch age from the agent', async () => {
+    agent.seed('pr-12');
+    const dir = reportDir();
+    let body = '';
+    nock(API)
+      .get('/user')
+      .reply(403, { message: 'Resource not accessible by integration' })
+      .get('/repos/acme/shop/issues/12/comments')
+      .query(true)
+      .reply(200, [])
+      .post('/repos/acme/shop/issues/12/comments', (b: { body: string }) => ((body = b.body), true))
+      .reply(201, { id: 99, body: '', user: { login: 'github-actions[bot]' }, html_url: 'https://github.com/acme/shop/pull/12#issuecomment-99' });
+    const fake = await runWith({ command: 'report', junit: `${dir}/*.xml`, 'github-token': 'ghs_abc123456' });
+    expect(fake.failed).toEqual([]);
+    expect(body.startsWith('<!-- vela-branch:report:test -->')).toBe(true);
+    expect(body).toContain('| 8 | 4 (1 errors) | 3 | 15 |');
+    expect(body).toContain('Database branch `pr-12`, created 1h ago');
+    expect(fake.summary).toEqual([`${body}\n`]);
+    expect(fake.logText()).toContain('PR comment created: https://github.com/acme/shop/pull/12#issuecomment-99');
+    expect(fake.logText()).toMatch(/not a JUnit report, skipped: .*coverage\.xml/);
+    expect(fake.secrets).toEqual(expect.arrayContaining(['ghs_abc123456', TOKEN]));
+  });
+
+  it('on a re-run: updates the same comment instead of adding one', async () => {
+    const dir = reportDir();
+    nock(API)
+      .get('/user')
+      .reply(403, {})
+      .get('/repos/acme/shop/issues/12/comments')
+      .query(true)
+      .reply(200, [{ id: 42, body: '<!-- vela-branch:report:test -->\nold', user: { login: 'github-actions[bot]' } }])
+      .patch('/repos/acme/shop/issues/comments/42')
+      .reply(200, { id: 42, html_url: 'https://github.com/acme/shop/pull/12#issuecomment-42' });
+    const fake = await runWith({ command: 'report', junit: `${dir}/*.xml`, 'github-token': 'ghs_abc123456', 'agent-url': '', token: '' });
+    expect(fake.failed).toEqual([]);
+    expect(fake.logText()).toContain('PR comment updated');
+    expect(agent.requests).toEqual([]);
+  });
+
+  it('on push: job summary only, no GitHub API calls', async () => {
+    const fake = await runWith({ command: 'report', junit: join(fixtures, 'vitest.xml'), 'github-token': 'ghs_abc123456' }, githubEnv('push'));
+    expect(fake.failed).toEqual([]);
+    expect(fake.summary[0]).toContain('❌ 1 test failed out of 6');
+    expect(fake.logText()).toContain('No PR comment: not a pull request event');
+  });
+
+  it('on a fork PR: job summary and a notice, no comment attempt', async () => {
+    const fake = await runWith({ command: 'report', junit: join(fixtures, 'go-junit-report.xml'), 'github-token': 'ghs_ro', token: '' }, githubEnv('pull_request', { fork: true }));
+    expect(fake.failed).toEqual([]);
+    expect(fake.summary[0]).toContain('2 tests failed out of 9');
+    expect(fake.calls.find((c) => c.fn === 'notice')?.args[0]).toContain('forks get a read-only token');
+  });
+
+  it('with a read-only token (Dependabot): warns with the permission to add, does not fail', async () => {
+    nock(API)
+      .get('/user')
+      .reply(403, {})
+      .get('/repos/acme/shop/issues/12/comments')
+      .query(true)
+      .reply(200, [])
+      .post('/repos/acme/shop/issues/12/comments')
+      .reply(403, { message: 'Resource not accessible by integration' });
+    const fake = await runWith({ command: 'report', junit: join(fixtures, 'pytest.xml'), 'github-token': 'ghs_ro', token: '' }, githubEnv('pull_request', { actor: 'dependabot[bot]' }));
+    expect(fake.failed).toEqual([]);
+    expect(fake.calls.find((c) => c.fn === 'warning')?.args[0]).toContain('permissions: pull-requests: write');
+    expect(fake.summary).toHaveLength(1);
+  });
+});
