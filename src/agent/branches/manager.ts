@@ -124,8 +124,9 @@ export class BranchManager {
         rec.timings.createMs = Math.round(performance.now() - started);
         await this.d.registry.put(rec);
       } catch (err) {
+        const tail = (await this.d.pg.logTail(rec.name)) + ((await this.poolExhausted()) ? '\nNo space left on device (pool)' : '');
         await this.undoCreate(rec);
-        throw this.explain(err, `create ${rec.name}`);
+        throw this.explain(err, `create ${rec.name}`, tail);
       } finally {
         this.d.ports.release(port);
       }
@@ -529,6 +530,12 @@ export class BranchManager {
     return ms;
   }
 
+  /** True when the pool has (next to) nothing left: then any failure of a create is the pool's doing. */
+  private async poolExhausted(): Promise<boolean> {
+    const u = await this.d.storage.usage().catch(() => null);
+    return u !== null && u.freeBytes < 8 * 1024 * 1024;
+  }
+
   private async assertRoom(): Promise<void> {
     const { freeBytes } = await this.d.storage.usage();
     if (freeBytes < this.d.defaults.minFreeBytes) {
@@ -537,10 +544,11 @@ export class BranchManager {
   }
 
   /** Turns low-level failures into one clear error that names the cause. */
-  private explain(err: unknown, what: string): VelaError {
+  private explain(err: unknown, what: string, logTail = ''): VelaError {
     if (err instanceof VelaError) return err;
     const msg = (err as Error).message ?? String(err);
-    if (/No space left|ENOSPC|could not extend file|disk full/i.test(msg)) {
+    // A postgres that hit ENOSPC after it started dies with it in its log, not in our error.
+    if (/No space left|ENOSPC|could not extend file|disk full/i.test(`${msg}\n${logTail}`)) {
       return insufficientStorage(`${what}: the storage pool is full (no space left on device): delete branches or grow the pool`);
     }
     if (err instanceof PostgresStartError) return new VelaError('postgres_start_failed', 500, `${what}: ${err.message}`);

@@ -174,9 +174,11 @@ export class PostgresControl {
       if (status === 'ready' || status === 'standby') return;
       if (status === 'dead' && seenPid) throw await fail('postgres exited during startup');
       if (status !== 'absent') seenPid = true;
-      if (status === 'absent' && Date.now() > deadline - timeoutMs + 3000) {
-        // No postmaster.pid after 3 s: the postmaster died before writing it.
-        throw await fail('postgres exited before it wrote postmaster.pid');
+      if (status === 'absent') {
+        // A postmaster that dies before writing postmaster.pid (bad config) only tells its log.
+        const logged = (await readFile(log, 'utf8').catch(() => '')).slice(before);
+        if (/\b(FATAL|PANIC):/.test(logged)) throw await fail('postgres exited during startup');
+        if (Date.now() > deadline - timeoutMs + 10_000) throw await fail('postgres exited before it wrote postmaster.pid');
       }
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -197,6 +199,12 @@ export class PostgresControl {
     }
     const st = (lines[7] ?? '').trim();
     return st === 'ready' || st === 'standby' || st === 'stopping' ? st : 'starting';
+  }
+
+  /** The last lines of a branch's postgres log (to explain a failure after start). */
+  async logTail(name: string, lines = 20): Promise<string> {
+    const text = await readFile(this.logFile(name), 'utf8').catch(() => '');
+    return text.trim().split('\n').slice(-lines).join('\n');
   }
 
   async stop(dataDir: string, mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
@@ -245,9 +253,11 @@ export class PostgresControl {
   }
 }
 
+/** The lines of a postgres log that say why it stopped: the reason, then the FATAL that followed. */
 function firstErrorLine(text: string): string {
   const lines = text.split('\n').map((l) => l.replace(/^\S+ \S+ \S+ \[\d+\] /, '').trim());
-  return (lines.find((l) => /FATAL|PANIC|ERROR|could not|No space/i.test(l)) ?? lines[lines.length - 1] ?? '').slice(0, 400);
+  const telling = lines.filter((l) => /FATAL|PANIC|invalid value|could not|No space/i.test(l));
+  return (telling.length ? telling.slice(-2).join(' | ') : (lines[lines.length - 1] ?? '')).slice(0, 500);
 }
 
 export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, stepMs = 50): Promise<boolean> {

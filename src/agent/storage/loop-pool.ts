@@ -29,7 +29,7 @@ export async function ensureLoopPool(
   const exists = await access(image).then(() => true, () => false);
   if (!exists) {
     const fh = await open(image, 'wx', 0o600);
-    await fh.truncate(sizeGiB * 1024 ** 3);
+    await fh.truncate(Math.round(sizeGiB * 1024 ** 3));
     await fh.close();
     await run(['mkfs.btrfs', '-q', image]);
     log(`created a ${sizeGiB} GiB sparse btrfs pool image ${image}`);

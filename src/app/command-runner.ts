@@ -1,0 +1,112 @@
+import { AgentError } from '../core/client.ts';
+import type { AgentClient } from '../core/client.ts';
+import type { Branch } from '../core/types.ts';
+import { formatDuration } from '../core/durations.ts';
+import type { VelaCommand } from './commands.ts';
+import type { AppConfig } from './config.ts';
+import type { StickyView } from './comment.ts';
+import { branchNameFor, destroyBranch, labelsFor, withoutCredentials } from './branch-ops.ts';
+import type { PullFacts } from './branch-ops.ts';
+import { helpText } from './replies.ts';
+
+export interface CommandResult {
+  ok: boolean;
+  /** Markdown answer for the reply comment (never credentials). */
+  text: string;
+  /** New content for the sticky comment, when the command changed or refreshed what it shows. */
+  sticky?: StickyView;
+  /** The agent did not answer: worth retrying on redelivery. */
+  unreachable?: boolean;
+}
+
+export interface CommandParams {
+  command: VelaCommand;
+  agent: AgentClient;
+  config: AppConfig;
+  pull: PullFacts;
+  actor: string;
+  now: Date;
+}
+
+const MAX_DIFF_CHARS = 50_000; // GitHub rejects comments over 65,536 characters
+
+/** Runs one `/vela` command against the agent and describes the result. Agent errors become answers, not throws. */
+export async function runCommand(p: CommandParams): Promise<CommandResult> {
+  const name = branchNameFor(p.pull.number);
+  try {
+    return await dispatch(p, name);
+  } catch (err) {
+    if (!(err instanceof AgentError)) throw err;
+    if (err.status === 0) {
+      return { ok: false, unreachable: true, text: 'The vela agent is unreachable right now; try again in a minute.' };
+    }
+    if (err.status === 404 && p.command.name !== 'create') {
+      return { ok: false, text: `This PR has no branch \`${name}\`. Comment \`/vela create\` to make one.`, sticky: { kind: 'missing', name } };
+    }
+    return { ok: false, text: `The vela agent refused: ${err.message}${conflictList(err)}` };
+  }
+}
+
+async function dispatch(p: CommandParams, name: string): Promise<CommandResult> {
+  const { agent, command } = p;
+  switch (command.name) {
+    case 'help':
+      return { ok: true, text: helpText() };
+    case 'status': {
+      const branch = withoutCredentials(await agent.get(name));
+      return { ok: true, text: `\`${name}\` is **${branch.state}**${ttlNote(branch, p.now)}.`, sticky: { kind: 'branch', branch } };
+    }
+    case 'reset': {
+      const branch = withoutCredentials(await agent.reset(name));
+      const took = branch.timings?.resetMs != null ? ` in ${formatDuration(branch.timings.resetMs)}` : '';
+      return { ok: true, text: `Reset \`${name}\` to the current state of \`${branch.parent ?? 'its parent'}\`${took}. Connection strings stay valid.`, sticky: { kind: 'branch', branch } };
+    }
+    case 'rebase': {
+      const branch = withoutCredentials(await agent.rebase(name));
+      return { ok: true, text: `Rebased \`${name}\` onto the current state of \`${branch.parent ?? 'its parent'}\`.`, sticky: { kind: 'branch', branch } };
+    }
+    case 'diff': {
+      const diff = await agent.diff(name);
+      return { ok: true, text: renderDiff(name, diff) };
+    }
+    case 'destroy': {
+      const outcome = await destroyBranch(agent, name);
+      if (outcome === 'absent') return { ok: true, text: `\`${name}\` did not exist; nothing to do.`, sticky: { kind: 'missing', name } };
+      return { ok: true, text: `Deleted \`${name}\`.`, sticky: { kind: 'destroyed', name, reason: `Deleted by @${p.actor} with \`/vela destroy\`. Comment \`/vela create\` for a new one.` } };
+    }
+    case 'create': {
+      const parent = command.from ?? p.config.parent;
+      const result = await agent.create({ name, parent, ttl: p.config.ttl, labels: labelsFor(p.pull), ifExists: 'return' });
+      const branch = withoutCredentials(result.branch);
+      const text = result.created
+        ? `Created \`${name}\` from \`${parent}\`.`
+        : `\`${name}\` already exists (parent \`${branch.parent ?? '-'}\`); \`/vela destroy\` first to recreate it.`;
+      return { ok: result.created || branch.parent === parent, text, sticky: { kind: 'branch', branch } };
+    }
+    case 'extend': {
+      const branch = withoutCredentials(await agent.patch(name, { ttl: command.ttl }));
+      return { ok: true, text: `Extended \`${name}\`: it now ${ttlNote(branch, p.now).replace(/^, /, '') || 'has no expiry'}.`, sticky: { kind: 'branch', branch } };
+    }
+  }
+}
+
+function ttlNote(branch: Branch, now: Date): string {
+  if (!branch.expiresAt) return '';
+  const left = Date.parse(branch.expiresAt) - now.getTime();
+  return left > 0 ? `, expires in ${formatDuration(left)} (${branch.expiresAt})` : ', expired';
+}
+
+function renderDiff(name: string, diff: { sql: string; summary: string[] }): string {
+  if (!diff.sql.trim() && diff.summary.length === 0) return `\`${name}\` has the same schema as its parent.`;
+  const sql = diff.sql.length > MAX_DIFF_CHARS ? `${diff.sql.slice(0, MAX_DIFF_CHARS)}\n-- … truncated` : diff.sql;
+  const fence = sql.includes('```') ? '~~~~' : '```';
+  return [`Schema diff of \`${name}\` against its parent:`, '', ...diff.summary.map((s) => `- ${s}`), '', `${fence}sql`, sql, fence].join('\n');
+}
+
+function conflictList(err: AgentError): string {
+  const conflicts = err.body?.error?.conflicts ?? [];
+  if (conflicts.length === 0) return '';
+  const shown = conflicts.slice(0, 10).map((c) => `- ${typeof c === 'string' ? c : JSON.stringify(c)}`);
+  const more = conflicts.length > 10 ? [`- … and ${conflicts.length - 10} more`] : [];
+  return `\n\n${[...shown, ...more].join('\n')}\n\nThe branch was left exactly as it was.`;
+}

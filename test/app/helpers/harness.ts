@@ -1,0 +1,59 @@
+import nock from 'nock';
+import type { Probot } from 'probot';
+import { AgentClient } from '../../../src/core/client.ts';
+import { createApp, TaskTracker } from '../../../src/app/index.ts';
+import { FakeAgent } from './fake-agent.ts';
+import { FakeGitHub } from './fake-github.ts';
+import { testProbot } from './probot.ts';
+
+export const AGENT_TOKEN = 'test-agent-token';
+export const NOW = new Date('2030-01-02T03:04:05.000Z');
+
+export interface Harness {
+  probot: Probot;
+  github: FakeGitHub;
+  agent: FakeAgent;
+  client: AgentClient;
+  tasks: TaskTracker;
+  /** Errors the background work threw (should stay empty). */
+  errors: unknown[];
+  appFn: (app: Probot) => void;
+  close(): Promise<void>;
+}
+
+/** Blocks the network except localhost (the fake agent, the local webhook server). */
+export function lockDownNetwork(): void {
+  nock.disableNetConnect();
+  nock.enableNetConnect(/^(127\.0\.0\.1|localhost)(:\d+)?$/);
+}
+
+/** A Probot with the app loaded against a fake agent and nock'd GitHub; every piece is fresh per test. */
+export interface HarnessOptions {
+  /** Point the app at this agent instead of the in-memory fake (which is then not started). */
+  agentUrl?: string;
+  agentToken?: string;
+  appSlug?: string;
+  /** false: leave loading the app to the caller (e.g. createNodeMiddleware). */
+  load?: boolean;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const agent = new FakeAgent({ token: AGENT_TOKEN, now: () => NOW });
+  const url = opts.agentUrl ?? (await agent.start());
+  const client = new AgentClient({ url, token: opts.agentToken ?? AGENT_TOKEN, timeoutMs: 60_000 });
+  const errors: unknown[] = [];
+  const tasks = new TaskTracker((err) => errors.push(err));
+  const probot = testProbot();
+  const appFn = createApp({ agent: client, clock: () => NOW, tasks, appSlug: opts.appSlug, readyPoll: { intervalMs: 10, attempts: 3 } });
+  if (opts.load !== false) await probot.load(appFn);
+  return {
+    probot,
+    github: new FakeGitHub(),
+    agent,
+    client,
+    tasks,
+    errors,
+    appFn,
+    close: () => agent.stop(),
+  };
+}
