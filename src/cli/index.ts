@@ -51,6 +51,12 @@ const defaultLoader: ModuleLoader = {
 const defaultIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env });
 
 /** Entry point of `vela-branch`: returns the exit code (0 ok, 1 error, 2 usage). */
+const APP_HELP = `Usage: vela-branch app
+
+Runs the Probot GitHub App: a branch pr-<n> per pull request, deleted on close, and /vela commands.
+Environment: APP_ID, PRIVATE_KEY (or PRIVATE_KEY_PATH), WEBHOOK_SECRET, GHE_HOST, PORT (Probot's own),
+plus VELA_AGENT_URL and VELA_TOKEN (the agent it talks to). See the README section "GitHub App".`;
+
 export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
   const [name, ...rest] = argv;
   const out = (text: string) => io.stdout.write(`${text}\n`);
@@ -73,8 +79,13 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     const loader = io.load ?? defaultLoader;
     if (name === 'agent') return await (await loader.agent()).runAgentCommand(rest);
     if (name === 'app') {
-      const code = await (await loader.app()).runApp(rest);
-      return typeof code === 'number' ? code : EXIT_OK;
+      if (rest.includes('--help') || rest.includes('-h')) {
+        io.stdout.write(`${APP_HELP}\n`);
+        return EXIT_OK;
+      }
+      // The Probot server keeps the process alive; its settings come from the environment.
+      await (await loader.app()).runApp(io.env as NodeJS.ProcessEnv);
+      return EXIT_OK;
     }
     const spec = COMMANDS.find((c) => c.name === name);
     if (!spec) {

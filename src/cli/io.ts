@@ -12,7 +12,7 @@ export type SpawnFn = (command: string, args: string[], env: Record<string, stri
 /** Loads the modules that live outside the client commands (the agent server and the Probot app). */
 export interface ModuleLoader {
   agent(): Promise<{ runAgentCommand(argv: string[]): Promise<number> }>;
-  app(): Promise<{ runApp(argv?: string[]): Promise<unknown> }>;
+  app(): Promise<{ runApp(env?: NodeJS.ProcessEnv): Promise<unknown> }>;
 }
 
 /** Everything the CLI touches outside itself, so tests can drive `main()` with fakes. */
