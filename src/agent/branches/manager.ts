@@ -244,7 +244,33 @@ export class BranchManager {
   /** Creates an empty `main` (initdb) when the pool has none. */
   async ensureRoot(seeds: { name: string; sql: string }[] = []): Promise<BranchRecord | null> {
     if (this.d.registry.get(ROOT_BRANCH)) return null;
+    return this.locks.run(ROOT_BRANCH, () => this.initRoot(seeds));
+  }
+
+  /** Replaces `main` with a fresh empty cluster plus seed scripts; refused while it has children. */
+  async reinitRoot(seeds: { name: string; sql: string }[]): Promise<BranchRecord> {
     return this.locks.run(ROOT_BRANCH, async () => {
+      const children = this.d.registry.children(ROOT_BRANCH).map((c) => c.name);
+      if (children.length) throw conflict(`main has branches (${children.join(', ')}): delete them before re-initialising main`, { children });
+      const old = this.d.registry.get(ROOT_BRANCH);
+      if (old) {
+        old.state = 'deleting';
+        await this.d.registry.put(old);
+        await this.destroyVolume(old);
+        await this.d.registry.remove(ROOT_BRANCH);
+      }
+      try {
+        return await this.initRoot(seeds);
+      } catch (err) {
+        // A failing seed must not leave the agent without a root branch: fall back to an empty main.
+        await this.initRoot([]);
+        throw err;
+      }
+    });
+  }
+
+  private async initRoot(seeds: { name: string; sql: string }[]): Promise<BranchRecord> {
+    {
       const started = performance.now();
       const now = new Date().toISOString();
       const port = await this.d.ports.allocate(this.takenPorts(), '127.0.0.1');
@@ -287,9 +313,9 @@ export class BranchManager {
       } finally {
         this.d.ports.release(port);
       }
-      this.d.log('info', `initialised root branch main (PostgreSQL ${this.d.pg.bins.major}) in ${rec.timings.createMs} ms`);
+      this.d.log('info', `initialised root branch main (PostgreSQL ${this.d.pg.bins.major}${seeds.length ? `, ${seeds.length} seed scripts` : ''}) in ${rec.timings.createMs} ms`);
       return rec;
-    });
+    }
   }
 
   // ---------------------------------------------------------------- reset

@@ -10,6 +10,12 @@ import { parse } from './validate.ts';
 import { z } from 'zod';
 
 const emptyBody = z.object({}).strict();
+const initBody = z
+  .object({
+    mode: z.literal('empty', { error: 'mode: only "empty" is supported (logical and physical import come with their own issue)' }),
+    seeds: z.array(z.object({ name: z.string().min(1).max(200), sql: z.string().max(60_000) }).strict()).max(20).optional(),
+  })
+  .strict();
 
 function who(req: FastifyRequest): Principal {
   return req.principal!;
@@ -121,6 +127,17 @@ export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise
       return view(await manager[action](name), who(req));
     });
   }
+
+  // Re-initialise main: empty cluster plus seed scripts run once (every branch inherits the result).
+  app.post('/v1/init', async (req, reply) => {
+    req.auditAction = 'main.init';
+    req.auditBranch = 'main';
+    const body = parse(initBody, req.body, 'body');
+    mustAdminFor(who(req), 're-initialising main');
+    const rec = await manager.reinitRoot(body.seeds ?? []);
+    reply.status(201);
+    return { branch: view(rec, who(req)) };
+  });
 
   // Rebase and diff arrive with their own issue; until then say so plainly.
   app.post('/v1/branches/:name/rebase', async (req, reply) => {
