@@ -2,6 +2,7 @@ import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { BranchManager } from './branches/manager.ts';
+import type { RootBuilder } from './branches/root-builder.ts';
 import type { Authenticator } from './auth/authenticator.ts';
 import type { Principal } from './auth/principal.ts';
 import type { AuditLog } from './audit.ts';
@@ -13,6 +14,7 @@ import { systemRoutes } from './routes/system.ts';
 
 export interface AppDeps {
   manager: BranchManager;
+  builder: RootBuilder;
   auth: Authenticator;
   audit: AuditLog;
   metrics: Metrics;

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { DURATION_RULE, parseDuration } from '../core/durations.ts';
 import { BRANCH_NAME_RULE, isBranchName } from '../core/names.ts';
 import { GITHUB_ACTIONS_ISSUER } from './auth/oidc.ts';
+import { cronProblem } from './cron.ts';
 
 /**
  * The agent's configuration: one YAML file, then env, then flags (flags > env > file > defaults),
@@ -125,6 +126,15 @@ const schema = z.strictObject({
     .nullable()
     .default(null),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Directory with pg_dump/pg_restore/pg_basebackup for imports (else Debian's and PATH are searched). */
+  clientBin: z.string().min(1).nullable().default(null),
+  /** Masked parents rebuilt after every refresh of main: SQL files are relative to the config file. */
+  templates: z
+    .array(z.strictObject({ name: branchName, from: branchName.default('main'), sql: z.array(z.string().min(1)).min(1, 'expected at least one SQL file') }))
+    .default([]),
+  refresh: z
+    .strictObject({ schedule: z.string().refine((s) => cronProblem(s) === null, { error: 'expected a 5-field cron expression, e.g. "0 3 * * *"' }).nullable().default(null) })
+    .prefault({}),
 });
 
 export type AgentConfig = z.output<typeof schema>;

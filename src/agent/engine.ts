@@ -11,6 +11,8 @@ import { openStorage } from './storage/select.ts';
 import { Registry } from './branches/registry.ts';
 import { BranchManager } from './branches/manager.ts';
 import type { ManagerDeps } from './branches/manager.ts';
+import { RootBuilder } from './branches/root-builder.ts';
+import type { Template } from './branches/root-builder.ts';
 
 export type LogFn = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -28,6 +30,10 @@ export interface EngineOptions {
   minFreeBytes?: number;
   /** Create an empty `main` when there is none (the default on first start). */
   createRoot?: boolean;
+  /** Masked parents built from main (their SQL already read). */
+  templates?: Template[];
+  /** Directory with pg_dump/pg_restore/pg_basebackup for imports. */
+  clientBin?: string | null;
   runner?: Runner;
   log?: LogFn;
   onStep?: ManagerDeps['onStep'];
@@ -35,6 +41,7 @@ export interface EngineOptions {
 
 export interface Engine {
   manager: BranchManager;
+  builder: RootBuilder;
   pg: PostgresControl;
   dataDir: string;
   close(opts?: { stopBranches?: boolean }): Promise<void>;
@@ -84,6 +91,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   await mkdir(state, { recursive: true, mode: 0o700 });
   const manager = new BranchManager({
     storage,
+    runner,
     pg,
     registry: new Registry(join(state, 'branches')),
     ports: new PortAllocator(opts.ports),
@@ -97,10 +105,24 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     log,
     onStep: opts.onStep,
   });
+  const builder = new RootBuilder({
+    manager,
+    stateDir: state,
+    workDir: join(dataDir, 'work'),
+    clientBinDirs: opts.clientBin ? [opts.clientBin] : [],
+    templates: opts.templates ?? [],
+  });
+  // The builder first: a crash mid-swap leaves staging volumes only it knows how to finish or undo.
+  await manager.deps.registry.load();
+  await builder.recover();
   await manager.recover();
   if (opts.createRoot !== false) await manager.ensureRoot();
+  if (opts.templates?.length) {
+    await builder.rebuildTemplates({ onlyMissing: true }).catch((e) => log('error', `templates: ${(e as Error).message}`));
+  }
   return {
     manager,
+    builder,
     pg,
     dataDir,
     async close(c = {}) {

@@ -10,6 +10,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Return a non-zero exit instead of throwing. */
   allowFailure?: boolean;
+  /** Sees stdout and stderr as they arrive (progress of long commands). */
+  onOutput?: (chunk: string) => void;
 }
 
 export interface RunResult {
@@ -64,9 +66,11 @@ export const runCommand: Runner = (argv, opts = {}) =>
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
       if (stdout.length < MAX_OUTPUT) stdout += d.toString();
+      opts.onOutput?.(d.toString());
     });
     child.stderr.on('data', (d: Buffer) => {
       if (stderr.length < MAX_OUTPUT) stderr += d.toString();
+      opts.onOutput?.(d.toString());
     });
     child.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') reject(new CommandNotFoundError(argv[0]!));

@@ -11,6 +11,28 @@ import { AuditLog } from './audit.ts';
 import { Metrics } from './metrics.ts';
 import { createLogger, engineLog } from './logger.ts';
 import { VERSION } from '../core/version.ts';
+import { cronMatches } from './cron.ts';
+import type { Template } from './branches/root-builder.ts';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+
+/** Reads each template's SQL files (paths relative to the config file) once, at start. */
+async function readTemplates(cfg: AgentConfig, configFile?: string): Promise<Template[]> {
+  const base = configFile ? dirname(resolve(configFile)) : process.cwd();
+  const out: Template[] = [];
+  for (const t of cfg.templates) {
+    const sql = [];
+    for (const f of t.sql) {
+      const path = resolve(base, f);
+      const text = await readFile(path, 'utf8').catch(() => {
+        throw new Error(`templates: ${t.name}: cannot read SQL file ${path}`);
+      });
+      sql.push({ name: f, sql: text });
+    }
+    out.push({ name: t.name, from: t.from, sql });
+  }
+  return out;
+}
 
 export interface RunningAgent {
   app: FastifyInstance;
@@ -25,9 +47,10 @@ const TTL_SWEEP_MS = 30_000;
 /** Opens the engine, then serves the API; `close()` finishes in-flight requests before stopping. */
 export async function startAgent(
   cfg: AgentConfig,
-  opts: { env?: NodeJS.ProcessEnv; logDestination?: NodeJS.WritableStream; onStep?: EngineOptions['onStep'] } = {},
+  opts: { env?: NodeJS.ProcessEnv; logDestination?: NodeJS.WritableStream; onStep?: EngineOptions['onStep']; configFile?: string } = {},
 ): Promise<RunningAgent> {
   const logger = createLogger(cfg.logLevel, opts.logDestination);
+  const templates = await readTemplates(cfg, opts.configFile);
   const engine = await openEngine({
     dataDir: cfg.dataDir,
     storage: cfg.storage,
@@ -41,11 +64,14 @@ export async function startAgent(
     zfs: cfg.zfs,
     log: engineLog(logger),
     onStep: opts.onStep,
+    templates,
+    clientBin: cfg.clientBin,
   });
   const adminToken = await resolveAdminToken({ env: opts.env ?? process.env, dataDir: cfg.dataDir });
   const audit = new AuditLog(join(cfg.dataDir, 'state', 'audit.jsonl'));
   const app = build({
     manager: engine.manager,
+    builder: engine.builder,
     auth: createAuthenticator({ tokens: cfg.tokens, adminToken: adminToken.token, oidc: cfg.oidc }),
     audit,
     metrics: new Metrics(),
@@ -57,6 +83,17 @@ export async function startAgent(
     void engine.manager.expire().catch(() => {});
   }, TTL_SWEEP_MS);
   sweep.unref();
+  const schedule = cfg.refresh.schedule;
+  let lastMinute = '';
+  const cron = setInterval(() => {
+    const now = new Date();
+    const minute = now.toISOString().slice(0, 16);
+    if (!schedule || minute === lastMinute || !cronMatches(schedule, now)) return;
+    lastMinute = minute;
+    logger.info({ schedule }, 'scheduled refresh of main');
+    void engine.builder.refresh().catch((e) => logger.error({ error: (e as Error).message }, 'scheduled refresh failed; the previous main keeps serving'));
+  }, 20_000);
+  cron.unref();
   await app.listen({ host: cfg.listen.host, port: cfg.listen.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : cfg.listen.port;
@@ -70,6 +107,7 @@ export async function startAgent(
     close() {
       closing ??= (async () => {
         clearInterval(sweep);
+        clearInterval(cron);
         await app.close();
         await engine.close({ stopBranches: cfg.shutdown.stopBranches });
         await audit.close();

@@ -61,7 +61,7 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   }
   let agent;
   try {
-    agent = await startAgent(cfg);
+    agent = await startAgent(cfg, { configFile: (values.config as string | undefined) ?? process.env.VELA_CONFIG });
   } catch (err) {
     process.stderr.write(`vela-branch agent: cannot start: ${(err as Error).message}\n`);
     return 1;

@@ -12,3 +12,14 @@ export function branchNameProblem(value: unknown): string | null {
   const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : typeof value;
   return `invalid branch name ${shown}: ${BRANCH_NAME_RULE}`;
 }
+
+/**
+ * Volumes the agent uses while it rebuilds a branch beside the old one (`.next-main`) or moves
+ * the old one aside (`.old-main`). The leading dot keeps them out of every branch name.
+ */
+const STAGING_RE = /^\.(next|old)-[a-z0-9][a-z0-9-]{0,62}$/;
+export function isStagingName(value: string): boolean {
+  return STAGING_RE.test(value);
+}
+export const nextName = (name: string) => `.next-${name}`;
+export const oldName = (name: string) => `.old-${name}`;

@@ -49,6 +49,7 @@ describeWithPool('agent HTTP API (inject, real engine on btrfs)', () => {
     });
     app = build({
       manager: e.manager,
+      builder: e.builder,
       auth: createAuthenticator({
         adminToken: ADMIN,
         tokens: [
@@ -262,20 +263,24 @@ describeWithPool('agent HTTP API (inject, real engine on btrfs)', () => {
     expect((await call('GET', '/healthz', null)).statusCode).toBe(200);
   });
 
-  it('POST /v1/init re-creates main from seed scripts (admin only); a failing seed is a 400 and leaves an empty main', async () => {
+  it('POST /v1/init re-creates main from seed scripts (admin only); a failing seed is a 400 and leaves main as it was', async () => {
     const seeds = [{ name: 'schema.sql', sql: 'CREATE TABLE seeded(x int); INSERT INTO seeded VALUES (1), (2)' }];
     expect((await call('POST', '/v1/init', WRITE, { mode: 'empty', seeds })).statusCode).toBe(403);
     const r = await call('POST', '/v1/init', ADMIN, { mode: 'empty', seeds });
     expect(r.statusCode).toBe(201);
     const child = (await call('POST', '/v1/branches', WRITE, { name: 'ci-seeded' })).json().branch;
     expect(await sql(child.connection.uri, 'SELECT count(*)::int AS n FROM seeded')).toEqual([{ n: 2 }]);
-    expect((await call('POST', '/v1/init', ADMIN, { mode: 'empty' })).statusCode).toBe(409); // main has a child
+    // Re-initialising main while it has a child: built beside, the child keeps its data.
+    expect((await call('POST', '/v1/init', ADMIN, { mode: 'empty' })).statusCode).toBe(201);
+    expect(await sql(child.connection.uri, 'SELECT count(*)::int AS n FROM seeded')).toEqual([{ n: 2 }]);
     await call('DELETE', '/v1/branches/ci-seeded', WRITE);
     const bad = await call('POST', '/v1/init', ADMIN, { mode: 'empty', seeds: [{ name: 'broken.sql', sql: 'CREATE TABLE (' }] });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.message).toMatch(/seed broken.sql failed/);
     expect(e.manager.get('main').state).toBe('ready');
     expect((await call('POST', '/v1/init', ADMIN, { mode: 'clone' })).statusCode).toBe(400);
+    expect((await call('POST', '/v1/init', ADMIN, { mode: 'logical' })).statusCode).toBe(400);
+    expect((await call('GET', '/v1/init/progress', READ)).json()).toMatchObject({ running: false, mode: 'empty', phase: 'failed' });
   });
 
   it('no generated password appears in logs, metrics, audit records or error messages', async () => {

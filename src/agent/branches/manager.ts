@@ -2,6 +2,7 @@ import { readdir, rm, writeFile, chown } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { StorageDriver } from '../storage/driver.ts';
+import type { Runner } from '../runner.ts';
 import type { PostgresControl, BranchSettings } from '../postgres/instance.ts';
 import { PostgresStartError, SUPERUSER } from '../postgres/instance.ts';
 import type { PortAllocator } from '../postgres/ports.ts';
@@ -26,6 +27,7 @@ export interface BranchDefaults {
 
 export interface ManagerDeps {
   storage: StorageDriver;
+  runner: Runner;
   pg: PostgresControl;
   registry: Registry;
   ports: PortAllocator;
@@ -52,7 +54,8 @@ export const ROOT_BRANCH = 'main';
  */
 export class BranchManager {
   private readonly d: ManagerDeps;
-  private readonly locks = new KeyedLock();
+  /** Internal: shared with the root builder. */
+  readonly locks = new KeyedLock();
 
   constructor(deps: ManagerDeps) {
     this.d = deps;
@@ -60,6 +63,11 @@ export class BranchManager {
 
   get storage(): StorageDriver {
     return this.d.storage;
+  }
+
+  /** Internal: the root builder works with the same parts. */
+  get deps(): ManagerDeps {
+    return this.d;
   }
 
   list(): BranchRecord[] {
@@ -78,7 +86,11 @@ export class BranchManager {
 
   // ---------------------------------------------------------------- create
 
-  async create(req: CreateRequest): Promise<{ record: BranchRecord; created: boolean }> {
+  /**
+   * `prepare` runs on the started branch before it is marked ready (nobody can branch from it or
+   * get its credentials yet): how masked templates scrub their data.
+   */
+  async create(req: CreateRequest, hooks: { prepare?: (rec: BranchRecord) => Promise<void> } = {}): Promise<{ record: BranchRecord; created: boolean }> {
     const problem = branchNameProblem(req.name);
     if (problem) throw badRequest(problem);
     const parentName = req.parent ?? ROOT_BRANCH;
@@ -120,6 +132,7 @@ export class BranchManager {
         await this.d.registry.put(rec);
         await this.step('registered', rec.name);
         await this.materialize(rec, parent);
+        if (hooks.prepare) await hooks.prepare(rec);
         rec.state = 'ready';
         rec.timings.createMs = Math.round(performance.now() - started);
         await this.d.registry.put(rec);
@@ -197,7 +210,7 @@ export class BranchManager {
   }
 
   /** Fresh secrets for every login role: the parent's passwords must not open the child. */
-  private async rotateCredentials(rec: BranchRecord, openUp: () => Promise<void>): Promise<void> {
+  async rotateCredentials(rec: BranchRecord, openUp: () => Promise<void>): Promise<void> {
     await this.d.pg.withClient(rec.port, async (c) => {
       const roles = await c.query<{ rolname: string }>('SELECT rolname FROM pg_authid WHERE rolcanlogin');
       const names = new Set(roles.rows.map((r) => r.rolname));
@@ -213,7 +226,7 @@ export class BranchManager {
   }
 
   /** Ready means a client can log in over TCP with the branch's own password. */
-  private async waitForLogin(rec: BranchRecord): Promise<void> {
+  async waitForLogin(rec: BranchRecord): Promise<void> {
     const host = probeHost(this.d.defaults.pgListen);
     const deadline = Date.now() + 5000;
     for (;;) {
@@ -245,28 +258,6 @@ export class BranchManager {
   async ensureRoot(seeds: { name: string; sql: string }[] = []): Promise<BranchRecord | null> {
     if (this.d.registry.get(ROOT_BRANCH)) return null;
     return this.locks.run(ROOT_BRANCH, () => this.initRoot(seeds));
-  }
-
-  /** Replaces `main` with a fresh empty cluster plus seed scripts; refused while it has children. */
-  async reinitRoot(seeds: { name: string; sql: string }[]): Promise<BranchRecord> {
-    return this.locks.run(ROOT_BRANCH, async () => {
-      const children = this.d.registry.children(ROOT_BRANCH).map((c) => c.name);
-      if (children.length) throw conflict(`main has branches (${children.join(', ')}): delete them before re-initialising main`, { children });
-      const old = this.d.registry.get(ROOT_BRANCH);
-      if (old) {
-        old.state = 'deleting';
-        await this.d.registry.put(old);
-        await this.destroyVolume(old);
-        await this.d.registry.remove(ROOT_BRANCH);
-      }
-      try {
-        return await this.initRoot(seeds);
-      } catch (err) {
-        // A failing seed must not leave the agent without a root branch: fall back to an empty main.
-        await this.initRoot([]);
-        throw err;
-      }
-    });
   }
 
   private async initRoot(seeds: { name: string; sql: string }[]): Promise<BranchRecord> {
@@ -320,7 +311,7 @@ export class BranchManager {
 
   // ---------------------------------------------------------------- reset
 
-  async reset(name: string, opts: { force?: boolean } = {}): Promise<BranchRecord> {
+  async reset(name: string, opts: { force?: boolean; prepare?: (rec: BranchRecord) => Promise<void> } = {}): Promise<BranchRecord> {
     return this.locks.run(name, async () => {
       const rec = this.get(name);
       if (!rec.parent) throw conflict(`branch ${name} has no parent to reset from`);
@@ -338,6 +329,7 @@ export class BranchManager {
         await this.d.pg.stop(dir, 'immediate');
         await this.d.storage.destroy(name);
         await this.materialize(rec, parent);
+        if (opts.prepare) await opts.prepare(rec);
         rec.state = 'ready';
         delete rec.error;
         rec.timings.resetMs = Math.round(performance.now() - started);
@@ -380,7 +372,7 @@ export class BranchManager {
     return deleted;
   }
 
-  private async destroyVolume(rec: BranchRecord): Promise<void> {
+  async destroyVolume(rec: BranchRecord): Promise<void> {
     const dir = this.d.storage.volumePath(rec.name);
     await this.d.pg.stop(dir, 'immediate');
     await this.d.storage.destroy(rec.name);
@@ -431,7 +423,7 @@ export class BranchManager {
     if (!(await this.d.storage.exists(rec.name))) throw conflict(`branch ${rec.name} has no volume left; delete it`);
     try {
       if (!(await this.d.pg.pid(dir))) {
-        await this.d.pg.configure(dir, this.settings(rec));
+        await this.d.pg.configure(dir, this.settings(rec), { standby: rec.standby });
         await this.d.pg.start(rec.name, dir);
       }
       await this.waitForLogin(rec);
@@ -538,14 +530,28 @@ export class BranchManager {
     }
   }
 
+  /** How far a standby `main` trails its source: WAL received but not replayed, and age of the last replayed commit. */
+  async replicationLag(rec: BranchRecord): Promise<{ lagBytes: number | null; lagSeconds: number | null } | null> {
+    if (!rec.standby || rec.state !== 'ready') return null;
+    return this.d.pg
+      .withClient(rec.port, async (c) => {
+        const r = await c.query<{ b: string | null; s: string | null }>(
+          'SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint AS b, EXTRACT(epoch FROM now() - pg_last_xact_replay_timestamp()) AS s',
+        );
+        const row = r.rows[0]!;
+        return { lagBytes: row.b === null ? null : Number(row.b), lagSeconds: row.s === null ? null : Math.max(0, Number(row.s)) };
+      })
+      .catch(() => ({ lagBytes: null, lagSeconds: null }));
+  }
+
   // ---------------------------------------------------------------- helpers
 
-  private settings(rec: BranchRecord): BranchSettings {
+  settings(rec: BranchRecord): BranchSettings {
     const d = this.d.defaults;
     return { name: rec.name, port: rec.port, listen: d.pgListen, sharedBuffers: d.sharedBuffers, maxConnections: d.maxConnections, workMem: d.workMem };
   }
 
-  private takenPorts(): number[] {
+  takenPorts(): number[] {
     return this.d.registry.all().map((r) => r.port);
   }
 
@@ -570,7 +576,7 @@ export class BranchManager {
   }
 
   /** Turns low-level failures into one clear error that names the cause. */
-  private explain(err: unknown, what: string, logTail = ''): VelaError {
+  explain(err: unknown, what: string, logTail = ''): VelaError {
     if (err instanceof VelaError) return err;
     const msg = (err as Error).message ?? String(err);
     // A postgres that hit ENOSPC after it started dies with it in its log, not in our error.

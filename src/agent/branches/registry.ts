@@ -20,6 +20,8 @@ export interface BranchRecord {
   labels: Record<string, string>;
   storage: { driver: string; exclusiveBytes: number | null };
   timings: { createMs: number | null; resetMs?: number | null };
+  /** A streaming hot standby of an outside source (physical `main`): read-only, its own upstream. */
+  standby?: boolean;
 }
 
 /**

@@ -97,7 +97,14 @@ export class PostgresControl {
   }
 
   /** Per-branch settings, rewritten on every create/reset so a snapshot never keeps its parent's port. */
-  async configure(dataDir: string, s: BranchSettings): Promise<void> {
+  /** Makes sure postgresql.conf includes vela.conf (clusters from pg_basebackup bring the source's). */
+  async ensureInclude(dataDir: string): Promise<void> {
+    const conf = join(dataDir, 'postgresql.conf');
+    const text = await readFile(conf, 'utf8');
+    if (!text.includes(`include_if_exists = '${VELA_CONF}'`)) await this.writeOwned(conf, `${text}\n${INCLUDE_LINE}\n`);
+  }
+
+  async configure(dataDir: string, s: BranchSettings, opts: { standby?: boolean } = {}): Promise<void> {
     const socketDir = this.socketDir(s.port);
     // Only called with no postmaster on this data dir: a socket or lock file left here is stale
     // (a postgres killed with -9) and would make the new one refuse to start.
@@ -112,14 +119,13 @@ export class PostgresControl {
       'unix_socket_permissions = 0700',
       `cluster_name = 'vela-${s.name}'`,
       `shared_buffers = '${s.sharedBuffers}'`,
-      `max_connections = ${s.maxConnections}`,
       `work_mem = '${s.workMem}'`,
       "maintenance_work_mem = '32MB'",
       "max_wal_size = '256MB'",
       "min_wal_size = '32MB'",
-      'max_worker_processes = 4',
-      'max_parallel_workers = 2',
       'max_parallel_workers_per_gather = 1',
+      // A hot standby must keep these at least as high as its primary's: leave the source's values.
+      ...(opts.standby ? ['hot_standby = on'] : [`max_connections = ${s.maxConnections}`, 'max_worker_processes = 4', 'max_parallel_workers = 2']),
       "password_encryption = 'scram-sha-256'",
       'logging_collector = off',
       'log_min_messages = warning',
@@ -145,6 +151,12 @@ export class PostgresControl {
   async clearRuntimeFiles(dataDir: string): Promise<void> {
     for (const f of ['postmaster.pid', 'postmaster.opts', 'standby.signal', 'recovery.signal', 'backup_label.old']) {
       await rm(join(dataDir, f), { force: true });
+    }
+    // A branch of a standby is promoted: drop the upstream's connection string (and its password).
+    const auto = join(dataDir, 'postgresql.auto.conf');
+    const text = await readFile(auto, 'utf8').catch(() => null);
+    if (text && /^\s*primary_(conninfo|slot_name)\s*=/m.test(text)) {
+      await this.writeOwned(auto, text.split('\n').filter((l) => !/^\s*primary_(conninfo|slot_name)\s*=/.test(l)).join('\n'));
     }
   }
 

@@ -3,19 +3,27 @@ import type { AppDeps } from '../app.ts';
 import type { Principal } from '../auth/principal.ts';
 import { canRead, canWriteBranch, canCreateFrom, isAdmin } from '../auth/principal.ts';
 import { createBranchBody, patchBranchBody, branchParams, deleteQuery, resetQuery } from '../../core/schemas.ts';
-import { forbidden, VelaError } from '../../core/errors.ts';
+import { badRequest, forbidden, VelaError } from '../../core/errors.ts';
 import { toBranch } from '../branches/connection.ts';
 import type { BranchRecord } from '../branches/registry.ts';
 import { parse } from './validate.ts';
 import { z } from 'zod';
 
 const emptyBody = z.object({}).strict();
+const seed = z.object({ name: z.string().min(1).max(200), sql: z.string().max(60_000) }).strict();
 const initBody = z
   .object({
-    mode: z.literal('empty', { error: 'mode: only "empty" is supported (logical and physical import come with their own issue)' }),
-    seeds: z.array(z.object({ name: z.string().min(1).max(200), sql: z.string().max(60_000) }).strict()).max(20).optional(),
+    mode: z.enum(['empty', 'logical', 'physical']),
+    seeds: z.array(seed).max(20).optional(),
+    sourceUrl: z.string().max(2000).regex(/^postgres(ql)?:\/\//, 'expected postgresql://user:password@host:port/database').optional(),
+    jobs: z.number().int().min(1).max(16).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.mode !== 'empty' && !b.sourceUrl) ctx.addIssue({ code: 'custom', path: ['sourceUrl'], message: `mode ${b.mode} needs sourceUrl` });
+    if (b.mode === 'empty' && b.sourceUrl) ctx.addIssue({ code: 'custom', path: ['sourceUrl'], message: 'mode empty takes no sourceUrl' });
+    if (b.mode !== 'empty' && b.seeds) ctx.addIssue({ code: 'custom', path: ['seeds'], message: 'seeds go with mode empty' });
+  });
 
 function who(req: FastifyRequest): Principal {
   return req.principal!;
@@ -75,7 +83,10 @@ export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise
   app.get('/v1/branches/:name', async (req) => {
     const { name } = parse(branchParams, req.params, 'branch name');
     mustRead(who(req));
-    return view(manager.get(name), who(req));
+    const rec = manager.get(name);
+    const b = view(rec, who(req));
+    if (rec.standby) b.replication = await manager.replicationLag(rec);
+    return b;
   });
 
   app.patch('/v1/branches/:name', async (req) => {
@@ -128,15 +139,36 @@ export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise
     });
   }
 
-  // Re-initialise main: empty cluster plus seed scripts run once (every branch inherits the result).
+  // (Re)build main: empty + seeds, a logical import or a streaming replica, built beside the old one.
   app.post('/v1/init', async (req, reply) => {
     req.auditAction = 'main.init';
     req.auditBranch = 'main';
     const body = parse(initBody, req.body, 'body');
-    mustAdminFor(who(req), 're-initialising main');
-    const rec = await manager.reinitRoot(body.seeds ?? []);
+    mustAdminFor(who(req), 'initialising main');
+    const spec =
+      body.mode === 'empty'
+        ? { mode: 'empty' as const, seeds: body.seeds ?? [] }
+        : body.mode === 'logical'
+          ? { mode: 'logical' as const, url: body.sourceUrl!, jobs: body.jobs }
+          : { mode: 'physical' as const, url: body.sourceUrl! };
+    const rec = await deps.builder.build(spec);
     reply.status(201);
     return { branch: view(rec, who(req)) };
+  });
+
+  app.get('/v1/init/progress', async (req) => {
+    mustRead(who(req));
+    return deps.builder.progress;
+  });
+
+  app.post('/v1/branches/:name/refresh', async (req) => {
+    req.auditAction = 'main.refresh';
+    const { name } = parse(branchParams, req.params, 'branch name');
+    req.auditBranch = name;
+    parse(emptyBody, req.body, 'body');
+    mustAdminFor(who(req), 'refreshing main');
+    if (name !== 'main') throw badRequest('only main can be refreshed (other branches: reset)');
+    return view(await deps.builder.refresh(), who(req));
   });
 
   // Rebase and diff arrive with their own issue; until then say so plainly.

@@ -61,6 +61,14 @@ export class BtrfsDriver implements StorageDriver {
     return this.dir.list();
   }
 
+  listStaging(): Promise<string[]> {
+    return this.dir.listStaging();
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return this.dir.rename(from, to);
+  }
+
   async exclusiveBytes(name: string): Promise<number | null> {
     // `filesystem du` walks extents: exact without enabling quotas (which slow every snapshot).
     const r = await this.run(['btrfs', 'filesystem', 'du', '-s', '--raw', this.dir.path(name)]);

@@ -32,7 +32,11 @@ export interface StorageDriver {
   /** Copies one top-level entry of parent into child (the WAL after pg_backup_stop). */
   copyEntry?(parent: string, child: string, entry: string): Promise<void>;
   destroy(name: string): Promise<void>;
+  /** Branch volumes (staging volumes such as `.next-main` are listed by listStaging). */
   list(): Promise<string[]>;
+  listStaging(): Promise<string[]>;
+  /** Renames a volume (the swap at the end of a root refresh); the target must not exist. */
+  rename(from: string, to: string): Promise<void>;
   /** Bytes that belong to this volume alone (not shared with its parent); null when unknown. */
   exclusiveBytes(name: string): Promise<number | null>;
   usage(): Promise<PoolUsage>;

@@ -79,6 +79,14 @@ export class FileCloneDriver implements StorageDriver {
     return this.dir.list();
   }
 
+  listStaging(): Promise<string[]> {
+    return this.dir.listStaging();
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return this.dir.rename(from, to);
+  }
+
   async exclusiveBytes(name: string): Promise<number | null> {
     if (this.kind === 'reflink') return null; // shared extents are not visible to du; XFS has no per-file accounting
     const r = await this.run(['du', '-s', '-B1', this.dir.path(name)]);

@@ -1,6 +1,6 @@
-import { mkdir, readdir, statfs, chown, chmod } from 'node:fs/promises';
+import { mkdir, readdir, rename, statfs, chown, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
-import { branchNameProblem } from '../../core/names.ts';
+import { branchNameProblem, isStagingName } from '../../core/names.ts';
 import type { PoolUsage, VolumeOwner } from './driver.ts';
 
 /** Volumes live flat under one directory, named after their branch. */
@@ -12,7 +12,7 @@ export class VolumeDir {
 
   path(name: string): string {
     // Names are validated long before this; refuse anything else so no path can escape the pool.
-    const problem = branchNameProblem(name);
+    const problem = isStagingName(name) ? null : branchNameProblem(name);
     if (problem) throw new Error(problem);
     return join(this.root, name);
   }
@@ -25,6 +25,15 @@ export class VolumeDir {
   async list(): Promise<string[]> {
     const entries = await readdir(this.root, { withFileTypes: true }).catch(() => []);
     return entries.filter((e) => e.isDirectory() && branchNameProblem(e.name) === null).map((e) => e.name).sort();
+  }
+
+  async listStaging(): Promise<string[]> {
+    const entries = await readdir(this.root, { withFileTypes: true }).catch(() => []);
+    return entries.filter((e) => e.isDirectory() && isStagingName(e.name)).map((e) => e.name).sort();
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    await rename(this.path(from), this.path(to));
   }
 
   async usage(): Promise<PoolUsage> {

@@ -1,7 +1,7 @@
 import type { Runner } from '../runner.ts';
 import { CommandNotFoundError } from '../runner.ts';
 import type { StorageDriver, VolumeOwner, PoolUsage } from './driver.ts';
-import { branchNameProblem } from '../../core/names.ts';
+import { branchNameProblem, isStagingName } from '../../core/names.ts';
 import { chown, chmod } from 'node:fs/promises';
 
 /**
@@ -27,9 +27,15 @@ export class ZfsDriver implements StorageDriver {
   }
 
   private ds(name: string): string {
+    return `${this.dataset}/${this.component(name)}`;
+  }
+
+  /** ZFS names must start alphanumeric: `.next-main` becomes `vela_next-main` (no branch has a "_"). */
+  private component(name: string): string {
+    if (isStagingName(name)) return `vela_${name.slice(1)}`;
     const problem = branchNameProblem(name);
     if (problem) throw new Error(problem);
-    return `${this.dataset}/${name}`;
+    return name;
   }
 
   async init(): Promise<void> {
@@ -46,8 +52,7 @@ export class ZfsDriver implements StorageDriver {
   }
 
   volumePath(name: string): string {
-    branchNameProblem(name);
-    return `${this.mountRoot}/${name}`;
+    return `${this.mountRoot}/${this.component(name)}`;
   }
 
   async exists(name: string): Promise<boolean> {
@@ -92,6 +97,21 @@ export class ZfsDriver implements StorageDriver {
       .map((l) => l.slice(this.dataset.length + 1))
       .filter((n) => branchNameProblem(n) === null)
       .sort();
+  }
+
+  async listStaging(): Promise<string[]> {
+    const r = await this.run(['zfs', 'list', '-H', '-o', 'name', '-d', '1', '-t', 'filesystem', this.dataset]);
+    return r.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith(`${this.dataset}/vela_`))
+      .map((l) => `.${l.slice(this.dataset.length + 6)}`)
+      .filter(isStagingName)
+      .sort();
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    await this.run(['zfs', 'rename', this.ds(from), this.ds(to)]);
   }
 
   async exclusiveBytes(name: string): Promise<number | null> {

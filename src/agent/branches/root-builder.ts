@@ -1,0 +1,338 @@
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BranchManager } from './manager.ts';
+import { ROOT_BRANCH } from './manager.ts';
+import type { BranchRecord } from './registry.ts';
+import { generatePassword } from '../postgres/scram.ts';
+import { SUPERUSER } from '../postgres/instance.ts';
+import { nextName, oldName } from '../../core/names.ts';
+import { badRequest, conflict, VelaError } from '../../core/errors.ts';
+import { probeSource, describeSource } from '../sources/source-db.ts';
+import { candidateDirs, findTools } from '../sources/client-tools.ts';
+import { importLogical } from '../sources/logical.ts';
+import { cloneReplica } from '../sources/physical.ts';
+import type { BuildProgress } from '../sources/progress.ts';
+import { idleProgress } from '../sources/progress.ts';
+import { redact } from '../log-redact.ts';
+
+export type RootSpec =
+  | { mode: 'empty'; seeds?: { name: string; sql: string }[] }
+  | { mode: 'logical'; url: string; jobs?: number }
+  | { mode: 'physical'; url: string };
+
+export interface Template {
+  name: string;
+  from: string;
+  /** SQL run in the template after every rebuild (masking), as { name, sql }. */
+  sql: { name: string; sql: string }[];
+}
+
+/** Written just before the swap so a crash between the renames can be finished on the next start. */
+interface SwapIntent {
+  database: string;
+  user: string;
+  password: string;
+  standby: boolean;
+  mode: RootSpec['mode'];
+}
+
+/**
+ * Builds a new `main` beside the old one (volume `.next-main`, own port), then swaps it in with two
+ * renames while creates wait. Branches that exist keep their data; a failed or killed build leaves
+ * the old `main` serving. Afterwards masked templates are rebuilt from the new data.
+ */
+export class RootBuilder {
+  private readonly m: BranchManager;
+  private readonly stateDir: string;
+  private readonly workDir: string;
+  private readonly clientBinDirs: string[];
+  private readonly templates: Template[];
+  progress: BuildProgress = idleProgress();
+  private building = false;
+
+  constructor(opts: { manager: BranchManager; stateDir: string; workDir: string; clientBinDirs?: string[]; templates?: Template[] }) {
+    this.m = opts.manager;
+    this.stateDir = opts.stateDir;
+    this.workDir = opts.workDir;
+    this.clientBinDirs = opts.clientBinDirs ?? [];
+    this.templates = opts.templates ?? [];
+  }
+
+  private get d() {
+    return this.m.deps;
+  }
+
+  private specFile = () => join(this.stateDir, 'root-source.json');
+  private intentFile = () => join(this.stateDir, 'root-swap.json');
+
+  /** The spec of the last successful build (what a refresh repeats); holds the source URL, so 0600. */
+  async lastSpec(): Promise<RootSpec | null> {
+    return JSON.parse(await readFile(this.specFile(), 'utf8').catch(() => 'null')) as RootSpec | null;
+  }
+
+  async refresh(): Promise<BranchRecord> {
+    const spec = await this.lastSpec();
+    if (!spec) throw conflict('main was never initialised from a source or seeds: run vela-branch init first');
+    return this.build(spec);
+  }
+
+  async build(spec: RootSpec): Promise<BranchRecord> {
+    if (this.building) throw conflict('a build of main is already running: wait for it (GET /v1/init/progress)');
+    this.building = true;
+    this.progress = { ...idleProgress(), running: true, mode: spec.mode, phase: 'checking the source', startedAt: new Date().toISOString() };
+    const secrets = 'url' in spec ? [new URL(spec.url).password, decodeURIComponent(new URL(spec.url).password)] : [];
+    try {
+      const plan = await this.preflight(spec);
+      const rec = await this.buildBeside(spec, plan);
+      await writeFile(this.specFile(), JSON.stringify(spec), { mode: 0o600 });
+      await this.rebuildTemplates();
+      this.progress.phase = 'done';
+      return rec;
+    } catch (err) {
+      const e = err instanceof VelaError ? err : this.m.explain(err, `build main (${spec.mode})`);
+      const safe = new VelaError(e.code, e.status, redact(e.message, secrets.filter(Boolean)), e.details);
+      this.progress.error = safe.message;
+      this.progress.phase = 'failed';
+      throw safe;
+    } finally {
+      this.progress.running = false;
+      this.progress.finishedAt = new Date().toISOString();
+      this.building = false;
+    }
+  }
+
+  /** Everything that can be checked before anything is touched: source reachable, versions, tools. */
+  private async preflight(spec: RootSpec): Promise<{ tool?: string; restore?: string; database: string; sourceBytes: number }> {
+    if (spec.mode === 'empty') return { database: 'postgres', sourceBytes: 0 };
+    const src = await probeSource(spec.url);
+    const where = describeSource(spec.url);
+    const dirs = candidateDirs([...this.clientBinDirs, this.d.pg.bins.dir]);
+    const serverMajor = this.d.pg.bins.major;
+    if (spec.mode === 'logical') {
+      const dumps = await findTools(this.d.runner, 'pg_dump', dirs);
+      const dump = dumps.find((t) => t.major >= src.major);
+      if (!dump) {
+        const have = dumps.map((t) => t.major).join(', ') || 'none';
+        throw badRequest(`the source ${where} is PostgreSQL ${src.major}; pg_dump must be at least that version (found: ${have}). Install postgresql-client-${src.major} or point clientBin at it`);
+      }
+      const restore = (await findTools(this.d.runner, 'pg_restore', dirs)).find((t) => t.major === dump.major);
+      if (!restore) throw badRequest(`no pg_restore ${dump.major} next to pg_dump ${dump.path}`);
+      const size = await sourceSize(spec.url);
+      return { tool: dump.path, restore: restore.path, database: src.database, sourceBytes: size };
+    }
+    if (src.major !== serverMajor) {
+      throw badRequest(`a physical replica needs the same major version: the source ${where} is PostgreSQL ${src.major}, this agent runs PostgreSQL ${serverMajor} (start the agent with --pg-bin pointing at PostgreSQL ${src.major}, or use a logical import)`);
+    }
+    const bb = (await findTools(this.d.runner, 'pg_basebackup', dirs)).find((t) => t.major === src.major);
+    if (!bb) throw badRequest(`no pg_basebackup ${src.major} found: install PostgreSQL ${src.major} client tools`);
+    return { tool: bb.path, database: src.database, sourceBytes: 0 };
+  }
+
+  private async buildBeside(spec: RootSpec, plan: { tool?: string; restore?: string; database: string; sourceBytes: number }): Promise<BranchRecord> {
+    const { storage, pg, pgUser, ports, registry } = this.d;
+    const staging = nextName(ROOT_BRANCH);
+    await pg.stop(storage.volumePath(staging), 'immediate').catch(() => {});
+    await storage.destroy(staging);
+    const old = registry.get(ROOT_BRANCH);
+    const password = spec.mode === 'physical' ? decodeURIComponent(new URL(spec.url).password) : (old?.password ?? generatePassword());
+    const user = spec.mode === 'physical' ? decodeURIComponent(new URL(spec.url).username) : SUPERUSER;
+    const port = await ports.allocate(this.m.takenPorts(), '127.0.0.1');
+    const tmp: BranchRecord = {
+      ...(old ?? ({} as BranchRecord)),
+      name: staging,
+      parent: null,
+      state: 'creating',
+      port,
+      database: plan.database,
+      user,
+      password,
+      standby: spec.mode === 'physical',
+    } as BranchRecord;
+    const dir = await storage.createVolume(staging, pgUser);
+    try {
+      if (spec.mode === 'physical') {
+        await cloneReplica({ runner: this.d.runner, pgBasebackup: plan.tool!, sourceUrl: spec.url, dataDir: dir, user: pgUser, progress: this.progress });
+        await pg.ensureInclude(dir);
+        await pg.configure(dir, this.m.settings(tmp), { standby: true });
+        await pg.writeHba(dir, true);
+        this.progress.phase = 'starting the standby';
+        await pg.start(staging, dir);
+      } else {
+        this.progress.phase = 'initdb';
+        await pg.initdb(dir);
+        await pg.configure(dir, this.m.settings(tmp));
+        await pg.writeHba(dir, false);
+        await pg.start(staging, dir);
+        if (plan.database !== 'postgres') {
+          await pg.withClient(port, (c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(plan.database)}`));
+        }
+        if (spec.mode === 'logical') {
+          await importLogical({
+            runner: this.d.runner,
+            pgDump: plan.tool!,
+            pgRestore: plan.restore!,
+            sourceUrl: spec.url,
+            sourceBytes: plan.sourceBytes,
+            target: { socketDir: pg.socketDir(port), port, user: SUPERUSER, database: plan.database },
+            workDir: join(this.workDir, 'import'),
+            jobs: spec.jobs ?? 2,
+            progress: this.progress,
+          });
+        }
+        for (const seed of spec.mode === 'empty' ? (spec.seeds ?? []) : []) {
+          this.progress.phase = `seed ${seed.name}`;
+          await pg.withClient(port, (c) => c.query(seed.sql)).catch((e) => {
+            throw badRequest(`seed ${seed.name} failed: ${(e as Error).message}`);
+          });
+        }
+        await this.m.rotateCredentials(tmp, () => pg.writeHba(dir, true));
+      }
+      await this.d.onStep?.('root-built', staging);
+      this.progress.phase = 'swapping';
+      await pg.stop(dir, 'fast');
+    } catch (err) {
+      await pg.stop(dir, 'immediate').catch(() => {});
+      await storage.destroy(staging).catch(() => {});
+      ports.release(port);
+      throw err;
+    }
+    ports.release(port);
+    return this.swap({ database: plan.database, user, password, standby: spec.mode === 'physical', mode: spec.mode });
+  }
+
+  /** Old main out, new main in, under main's locks so creates see either the old or the new one. */
+  private async swap(intent: SwapIntent): Promise<BranchRecord> {
+    const { storage, pg, registry } = this.d;
+    return this.m.locks.run(ROOT_BRANCH, () =>
+      this.m.locks.run(`snap:${ROOT_BRANCH}`, async () => {
+        await writeFile(this.intentFile(), JSON.stringify(intent), { mode: 0o600 });
+        const old = registry.get(ROOT_BRANCH);
+        if (old) await pg.stop(storage.volumePath(ROOT_BRANCH), 'fast');
+        if (await storage.exists(ROOT_BRANCH)) await storage.rename(ROOT_BRANCH, oldName(ROOT_BRANCH));
+        await this.d.onStep?.('root-swapping', ROOT_BRANCH);
+        await storage.rename(nextName(ROOT_BRANCH), ROOT_BRANCH);
+        const rec = await this.finishSwap(intent, old);
+        await storage.destroy(oldName(ROOT_BRANCH)).catch((e) => this.d.log('warn', `could not remove the old main volume: ${(e as Error).message}`));
+        return rec;
+      }),
+    );
+  }
+
+  private async finishSwap(intent: SwapIntent, old: BranchRecord | undefined): Promise<BranchRecord> {
+    const { storage, pg, registry, ports } = this.d;
+    const now = new Date().toISOString();
+    const port = old?.port ?? (await ports.allocate(this.m.takenPorts(), '127.0.0.1'));
+    const rec: BranchRecord = {
+      name: ROOT_BRANCH,
+      parent: null,
+      state: 'creating',
+      port,
+      database: intent.database,
+      user: intent.user,
+      password: intent.password,
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: null,
+      protected: true,
+      labels: { ...(old?.labels ?? {}), source: intent.mode },
+      storage: { driver: storage.kind, exclusiveBytes: null },
+      timings: { createMs: old?.timings.createMs ?? null },
+      standby: intent.standby,
+    };
+    await registry.put(rec);
+    const dir = storage.volumePath(ROOT_BRANCH);
+    await pg.configure(dir, this.m.settings(rec), { standby: intent.standby });
+    await pg.start(ROOT_BRANCH, dir);
+    await this.m.waitForLogin(rec);
+    rec.state = 'ready';
+    await registry.put(rec);
+    ports.release(port);
+    await rm(this.intentFile(), { force: true });
+    this.d.log('info', `main rebuilt (${intent.mode}) and swapped in; existing branches keep their data`);
+    return rec;
+  }
+
+  /**
+   * After a crash during a build or swap: finish or undo the swap, drop a half-built `.next-main`.
+   * Runs before the manager's own recovery, which would otherwise see the staging volumes as orphans.
+   */
+  async recover(): Promise<string[]> {
+    const { storage, pg } = this.d;
+    const notes: string[] = [];
+    const staging = await storage.listStaging();
+    const hasOld = staging.includes(oldName(ROOT_BRANCH));
+    const hasNext = staging.includes(nextName(ROOT_BRANCH));
+    const hasMain = await storage.exists(ROOT_BRANCH);
+    const intent = JSON.parse(await readFile(this.intentFile(), 'utf8').catch(() => 'null')) as SwapIntent | null;
+    for (const name of staging) await pg.stop(storage.volumePath(name), 'immediate').catch(() => {});
+    if (hasOld && !hasMain && hasNext) {
+      await storage.rename(oldName(ROOT_BRANCH), ROOT_BRANCH); // first rename done, second not: undo it
+      notes.push('interrupted swap of main undone (old main kept)');
+    } else if (hasOld && hasMain) {
+      await storage.destroy(oldName(ROOT_BRANCH)); // both renames done
+      notes.push('finished swap of main (old volume removed)');
+      if (intent) await this.applyIntent(intent);
+    } else if (hasOld && !hasMain) {
+      await storage.rename(oldName(ROOT_BRANCH), ROOT_BRANCH);
+      notes.push('restored old main');
+    } else if (!hasOld && hasMain && intent && !hasNext) {
+      await this.applyIntent(intent); // swapped, old removed, record not yet written
+      notes.push('finished swap of main (record updated)');
+    }
+    if (await storage.exists(nextName(ROOT_BRANCH))) {
+      await storage.destroy(nextName(ROOT_BRANCH));
+      notes.push('removed a half-built main (.next-main)');
+    }
+    await rm(this.intentFile(), { force: true });
+    await rm(join(this.workDir, 'import'), { recursive: true, force: true });
+    if (notes.length) this.d.log('warn', `recovery: ${notes.join('; ')}`);
+    return notes;
+  }
+
+  private async applyIntent(intent: SwapIntent): Promise<void> {
+    const rec = this.d.registry.get(ROOT_BRANCH);
+    if (!rec) return;
+    Object.assign(rec, { database: intent.database, user: intent.user, password: intent.password, standby: intent.standby, state: 'ready' });
+    rec.labels = { ...rec.labels, source: intent.mode };
+    await this.d.registry.put(rec);
+  }
+
+  /** (Re)builds every configured template (e.g. main-masked) from its parent, running its SQL before it is ready. */
+  async rebuildTemplates(opts: { onlyMissing?: boolean } = {}): Promise<void> {
+    for (const t of this.templates) {
+      if (opts.onlyMissing && this.m.find(t.name)) continue;
+      this.progress.phase = `template ${t.name}`;
+      const prepare = async (rec: BranchRecord) => {
+        for (const step of t.sql) {
+          await this.d.pg.withClient(rec.port, (c) => c.query(step.sql), rec.database).catch((e) => {
+            throw new VelaError('template_failed', 500, `template ${t.name}: ${step.name} failed: ${(e as Error).message}`);
+          });
+        }
+      };
+      try {
+        if (this.m.find(t.name)) await this.m.reset(t.name, { force: true, prepare });
+        else await this.m.create({ name: t.name, parent: t.from }, { prepare });
+        await this.m.patch(t.name, { protected: true, labels: { template: 'true' } });
+      } catch (err) {
+        // A template whose masking failed is never ready: create removes it, reset leaves it `failed`
+        // and stopped, so nobody can branch from or connect to unmasked data.
+        this.d.log('error', `template ${t.name} not built: ${(err as Error).message}`);
+        throw err;
+      }
+    }
+  }
+}
+
+async function sourceSize(url: string): Promise<number> {
+  const pg = (await import('pg')).default;
+  const c = new pg.Client({ connectionString: url });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    return Number((await c.query<{ s: string }>('SELECT pg_database_size(current_database()) AS s')).rows[0]!.s);
+  } catch {
+    return 0;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}

@@ -1,0 +1,65 @@
+import pg from 'pg';
+import { badRequest, VelaError } from '../../core/errors.ts';
+
+export interface SourceInfo {
+  major: number;
+  version: string;
+  database: string;
+  user: string;
+  host: string;
+  port: number;
+}
+
+/** The URL without its password, for messages and logs. */
+export function describeSource(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.username ? `${decodeURIComponent(u.username)}@` : ''}${u.hostname}:${u.port || 5432}${u.pathname}`;
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+export function parseSourceUrl(url: string): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw badRequest('source URL is not a URL: use postgresql://user:password@host:port/database');
+  }
+  if (u.protocol !== 'postgresql:' && u.protocol !== 'postgres:') throw badRequest('source URL must start with postgresql://');
+  if (!u.hostname) throw badRequest('source URL has no host');
+  if (u.pathname.length < 2) throw badRequest('source URL names no database (postgresql://…/DBNAME)');
+  return u;
+}
+
+/**
+ * Connects once to learn the source's version; turns the usual failures into one clear error
+ * that names the cause (unreachable, wrong credentials, no such database) and never the password.
+ */
+export async function probeSource(url: string): Promise<SourceInfo> {
+  const u = parseSourceUrl(url);
+  const where = describeSource(url);
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    const r = await c.query<{ v: string; n: string; db: string; usr: string }>(
+      "SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS n, current_database() AS db, current_user AS usr",
+    );
+    const row = r.rows[0]!;
+    return { major: Math.floor(Number(row.n) / 10000), version: row.v, database: row.db, user: row.usr, host: u.hostname, port: Number(u.port || 5432) };
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    if (e.code === 'ECONNREFUSED' || e.code === 'EHOSTUNREACH' || e.code === 'ENOTFOUND' || e.code === 'ETIMEDOUT' || /timeout/i.test(e.message ?? '')) {
+      throw new VelaError('source_unreachable', 502, `cannot reach the source database ${where} (${e.code ?? 'timeout'}): check host, port and firewall`);
+    }
+    if (e.code === '28P01' || e.code === '28000') {
+      throw new VelaError('source_auth_failed', 502, `the source database ${where} refused the credentials (${e.code === '28P01' ? 'wrong password' : 'no pg_hba entry or role'})`);
+    }
+    if (e.code === '3D000') throw new VelaError('source_no_database', 502, `the source ${where} has no such database`);
+    throw new VelaError('source_failed', 502, `cannot use the source database ${where}: ${(e.message ?? String(err)).slice(0, 200)}`);
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
