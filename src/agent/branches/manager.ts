@@ -118,7 +118,9 @@ export class BranchManager {
         state: 'creating',
         port,
         database: parent.database,
-        user: parent.user,
+        // A standby's login is its source's (often a replication role): branches get its superuser.
+        user: parent.standby ? (parent.superuser ?? SUPERUSER) : parent.user,
+        superuser: parent.superuser,
         password: generatePassword(),
         createdAt: now.toISOString(),
         updatedAt: now.toISOString(),
@@ -177,7 +179,7 @@ export class BranchManager {
     const running = (await this.d.pg.pid(parentDir)) !== null;
     if (this.d.storage.atomic || !running) {
       // Atomic over the whole data dir including pg_wal: the child starts with a short crash recovery.
-      if (running) await this.d.pg.withClient(parent.port, (c) => c.query('CHECKPOINT'));
+      if (running) await this.d.pg.withClient(admin(parent), (c) => c.query('CHECKPOINT'));
       await this.d.storage.snapshot(parent.name, child);
       return;
     }
@@ -187,7 +189,7 @@ export class BranchManager {
   /** Per-file clones of a running parent are only consistent inside pg_backup_start/stop plus backup_label. */
   private async backupCopy(parent: BranchRecord, child: string): Promise<void> {
     if (this.d.pg.bins.major < 15) throw conflict('reflink and copy storage need PostgreSQL 15 or newer for a running parent');
-    await this.d.pg.withClient(parent.port, async (c) => {
+    await this.d.pg.withClient(admin(parent), async (c) => {
       await c.query('SELECT pg_backup_start($1, true)', [`vela-${child}`]);
       let stopped: { labelfile: string; spcmapfile: string | null } | undefined;
       try {
@@ -211,7 +213,7 @@ export class BranchManager {
 
   /** Fresh secrets for every login role: the parent's passwords must not open the child. */
   async rotateCredentials(rec: BranchRecord, openUp: () => Promise<void>): Promise<void> {
-    await this.d.pg.withClient(rec.port, async (c) => {
+    await this.d.pg.withClient(admin(rec), async (c) => {
       const roles = await c.query<{ rolname: string }>('SELECT rolname FROM pg_authid WHERE rolcanlogin');
       const names = new Set(roles.rows.map((r) => r.rolname));
       names.add(rec.user);
@@ -534,7 +536,7 @@ export class BranchManager {
   async replicationLag(rec: BranchRecord): Promise<{ lagBytes: number | null; lagSeconds: number | null } | null> {
     if (!rec.standby || rec.state !== 'ready') return null;
     return this.d.pg
-      .withClient(rec.port, async (c) => {
+      .withClient(admin(rec), async (c) => {
         const r = await c.query<{ b: string | null; s: string | null }>(
           'SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint AS b, EXTRACT(epoch FROM now() - pg_last_xact_replay_timestamp()) AS s',
         );
@@ -608,6 +610,11 @@ export class BranchManager {
       return bytes;
     });
   }
+}
+
+/** Where the agent's superuser SQL for a branch goes. */
+export function admin(rec: BranchRecord): { port: number; superuser?: string } {
+  return { port: rec.port, superuser: rec.superuser };
 }
 
 function probeHost(listen: string): string {

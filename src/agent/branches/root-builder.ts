@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BranchManager } from './manager.ts';
-import { ROOT_BRANCH } from './manager.ts';
+import { ROOT_BRANCH, admin } from './manager.ts';
 import type { BranchRecord } from './registry.ts';
 import { generatePassword } from '../postgres/scram.ts';
 import { SUPERUSER } from '../postgres/instance.ts';
@@ -30,6 +30,7 @@ export interface Template {
 /** Written just before the swap so a crash between the renames can be finished on the next start. */
 interface SwapIntent {
   database: string;
+  superuser?: string;
   user: string;
   password: string;
   standby: boolean;
@@ -102,7 +103,7 @@ export class RootBuilder {
   }
 
   /** Everything that can be checked before anything is touched: source reachable, versions, tools. */
-  private async preflight(spec: RootSpec): Promise<{ tool?: string; restore?: string; database: string; sourceBytes: number }> {
+  private async preflight(spec: RootSpec): Promise<{ tool?: string; restore?: string; database: string; sourceBytes: number; superuser?: string }> {
     if (spec.mode === 'empty') return { database: 'postgres', sourceBytes: 0 };
     const src = await probeSource(spec.url);
     const where = describeSource(spec.url);
@@ -125,10 +126,10 @@ export class RootBuilder {
     }
     const bb = (await findTools(this.d.runner, 'pg_basebackup', dirs)).find((t) => t.major === src.major);
     if (!bb) throw badRequest(`no pg_basebackup ${src.major} found: install PostgreSQL ${src.major} client tools`);
-    return { tool: bb.path, database: src.database, sourceBytes: 0 };
+    return { tool: bb.path, database: src.database, sourceBytes: 0, superuser: src.superuser };
   }
 
-  private async buildBeside(spec: RootSpec, plan: { tool?: string; restore?: string; database: string; sourceBytes: number }): Promise<BranchRecord> {
+  private async buildBeside(spec: RootSpec, plan: { tool?: string; restore?: string; database: string; sourceBytes: number; superuser?: string }): Promise<BranchRecord> {
     const { storage, pg, pgUser, ports, registry } = this.d;
     const staging = nextName(ROOT_BRANCH);
     await pg.stop(storage.volumePath(staging), 'immediate').catch(() => {});
@@ -147,6 +148,7 @@ export class RootBuilder {
       user,
       password,
       standby: spec.mode === 'physical',
+      ...(plan.superuser && plan.superuser !== SUPERUSER ? { superuser: plan.superuser } : {}),
     } as BranchRecord;
     const dir = await storage.createVolume(staging, pgUser);
     try {
@@ -197,7 +199,7 @@ export class RootBuilder {
       throw err;
     }
     ports.release(port);
-    return this.swap({ database: plan.database, user, password, standby: spec.mode === 'physical', mode: spec.mode });
+    return this.swap({ database: plan.database, user, password, standby: spec.mode === 'physical', mode: spec.mode, superuser: plan.superuser });
   }
 
   /** Old main out, new main in, under main's locks so creates see either the old or the new one. */
@@ -238,6 +240,7 @@ export class RootBuilder {
       storage: { driver: storage.kind, exclusiveBytes: null },
       timings: { createMs: old?.timings.createMs ?? null },
       standby: intent.standby,
+      ...(intent.superuser && intent.superuser !== SUPERUSER ? { superuser: intent.superuser } : {}),
     };
     await registry.put(rec);
     const dir = storage.volumePath(ROOT_BRANCH);
@@ -292,7 +295,7 @@ export class RootBuilder {
   private async applyIntent(intent: SwapIntent): Promise<void> {
     const rec = this.d.registry.get(ROOT_BRANCH);
     if (!rec) return;
-    Object.assign(rec, { database: intent.database, user: intent.user, password: intent.password, standby: intent.standby, state: 'ready' });
+    Object.assign(rec, { database: intent.database, user: intent.user, password: intent.password, standby: intent.standby, superuser: intent.superuser, state: 'ready' });
     rec.labels = { ...rec.labels, source: intent.mode };
     await this.d.registry.put(rec);
   }
@@ -304,7 +307,7 @@ export class RootBuilder {
       this.progress.phase = `template ${t.name}`;
       const prepare = async (rec: BranchRecord) => {
         for (const step of t.sql) {
-          await this.d.pg.withClient(rec.port, (c) => c.query(step.sql), rec.database).catch((e) => {
+          await this.d.pg.withClient(admin(rec), (c) => c.query(step.sql), rec.database).catch((e) => {
             throw new VelaError('template_failed', 500, `template ${t.name}: ${step.name} failed: ${(e as Error).message}`);
           });
         }

@@ -253,8 +253,10 @@ export class PostgresControl {
     return cmdline.includes(dataDir) ? pid : null;
   }
 
-  async withClient<T>(port: number, fn: (c: pg.Client) => Promise<T>, database = 'postgres'): Promise<T> {
-    const client = new pg.Client({ host: this.socketDir(port), port, user: SUPERUSER, database });
+  /** Superuser SQL over the unix socket; `superuser` differs from "postgres" for replicas of other clusters. */
+  async withClient<T>(target: number | { port: number; superuser?: string }, fn: (c: pg.Client) => Promise<T>, database = 'postgres'): Promise<T> {
+    const { port, superuser } = typeof target === 'number' ? { port: target, superuser: undefined } : target;
+    const client = new pg.Client({ host: this.socketDir(port), port, user: superuser ?? SUPERUSER, database });
     client.on('error', () => {});
     await client.connect();
     try {

@@ -8,6 +8,8 @@ export interface SourceInfo {
   user: string;
   host: string;
   port: number;
+  /** The bootstrap superuser (oid 10): the role a replica's branches log in as. */
+  superuser: string;
 }
 
 /** The URL without its password, for messages and logs. */
@@ -44,11 +46,11 @@ export async function probeSource(url: string): Promise<SourceInfo> {
   c.on('error', () => {});
   try {
     await c.connect();
-    const r = await c.query<{ v: string; n: string; db: string; usr: string }>(
-      "SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS n, current_database() AS db, current_user AS usr",
+    const r = await c.query(
+      "SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS n, current_database() AS db, current_user AS usr, (SELECT rolname FROM pg_roles WHERE oid = 10) AS su",
     );
-    const row = r.rows[0]!;
-    return { major: Math.floor(Number(row.n) / 10000), version: row.v, database: row.db, user: row.usr, host: u.hostname, port: Number(u.port || 5432) };
+    const row = r.rows[0]! as { v: string; n: string; db: string; usr: string; su: string };
+    return { major: Math.floor(Number(row.n) / 10000), version: row.v, database: row.db, user: row.usr, host: u.hostname, port: Number(u.port || 5432), superuser: row.su };
   } catch (err) {
     const e = err as { code?: string; message?: string };
     if (e.code === 'ECONNREFUSED' || e.code === 'EHOSTUNREACH' || e.code === 'ENOTFOUND' || e.code === 'ETIMEDOUT' || /timeout/i.test(e.message ?? '')) {
