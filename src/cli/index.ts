@@ -10,7 +10,7 @@ import { diffCommand } from './diff.ts';
 import { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts';
 import { extendCommand } from './extend.ts';
 import { commandHelp, EXTERNAL_COMMANDS, overviewHelp } from './help.ts';
-import { initCommand } from './init.ts';
+import { initCommand, refreshCommand } from './init.ts';
 import type { CliIo, ModuleLoader } from './io.ts';
 import { listCommand } from './list.ts';
 import { startProgress } from './progress.ts';
@@ -24,6 +24,7 @@ import { urlCommand } from './url.ts';
 
 export const COMMANDS: CommandSpec[] = [
   initCommand,
+  refreshCommand,
   createCommand,
   listCommand,
   showCommand,

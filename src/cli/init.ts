@@ -1,48 +1,119 @@
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { Branch } from '../core/types.ts';
-import { flagOption, stringsOption } from './args.ts';
-import type { CommandSpec } from './command.ts';
+import { formatBytes } from '../core/durations.ts';
+import type { AgentClient } from '../core/client.ts';
+import { flagOption, stringOption, stringsOption } from './args.ts';
+import type { CommandContext, CommandSpec } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { formatMs } from './format.ts';
+import type { Progress } from './progress.ts';
 import { withProgress } from './progress.ts';
 
-/** Body of POST /v1/init; the agent side is the lead's (not in DESIGN.md's API table yet). */
-export interface InitBody {
-  mode: 'empty';
-  seeds: { name: string; sql: string }[];
+/** Body of POST /v1/init. */
+export type InitBody =
+  | { mode: 'empty'; seeds: { name: string; sql: string }[] }
+  | { mode: 'logical'; sourceUrl: string; jobs?: number }
+  | { mode: 'physical'; sourceUrl: string };
+
+interface BuildProgress {
+  running: boolean;
+  phase: string;
+  tablesDone: number;
+  tablesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
 }
 
 export const initCommand: CommandSpec = {
   name: 'init',
-  summary: 'create or replace main: an empty database plus optional seed SQL',
-  usage: 'init --empty [--seed FILE.sql]...',
-  description: 'Seed files run in the order given. Replacing main leaves existing branches on their old snapshot.',
-  options: { empty: { type: 'boolean' }, seed: { type: 'string', multiple: true } },
+  summary: 'create or replace main: empty + seed SQL, a logical import, or a streaming replica',
+  usage: 'init (--empty [--seed FILE.sql]... | --from-url URL [--jobs N] | --replica-of URL)',
+  description:
+    'main is built beside the old one and swapped in when ready: existing branches keep their data, creates meanwhile get the previous main, and a failed build leaves the old main serving. ' +
+    '--from-url: pg_dump (directory format, parallel) | pg_restore into main; needs a pg_dump at least as new as the source. ' +
+    '--replica-of: pg_basebackup and a streaming hot standby as main; the source must run the same major version as the agent. Masked templates from the agent config are rebuilt afterwards.',
+  options: {
+    empty: { type: 'boolean' },
+    seed: { type: 'string', multiple: true },
+    'from-url': { type: 'string' },
+    'replica-of': { type: 'string' },
+    jobs: { type: 'string' },
+  },
   optionHelp: [
-    ['--empty', 'start from an empty database (the only mode so far)'],
-    ['--seed FILE.sql', 'run this SQL file in main after creating it; repeatable'],
+    ['--empty', 'start from an empty database'],
+    ['--seed FILE.sql', 'with --empty: run this SQL file in main; repeatable, in order'],
+    ['--from-url URL', 'logical import of this database (postgresql://user:pass@host:port/db)'],
+    ['--jobs N', 'with --from-url: parallel dump/restore jobs (default 2)'],
+    ['--replica-of URL', 'physical replica of this server (a role with REPLICATION)'],
   ],
   positionals: { min: 0, max: 0 },
-  examples: ['vela-branch init --empty', 'vela-branch init --empty --seed schema.sql --seed fixtures.sql'],
+  examples: [
+    'vela-branch init --empty --seed schema.sql --seed fixtures.sql',
+    'vela-branch init --from-url "postgresql://reader:$PW@prod-replica:5432/shop" --jobs 4',
+    'vela-branch init --replica-of "postgresql://replicator:$PW@prod:5432/shop"',
+  ],
   async run(ctx, { values }) {
-    if (!flagOption(values, 'empty')) {
-      throw new UsageError('init needs --empty (initialising from a source database is not supported yet)', 'init');
+    const modes = [flagOption(values, 'empty'), stringOption(values, 'from-url'), stringOption(values, 'replica-of')].filter(Boolean);
+    if (modes.length !== 1) throw new UsageError('init needs exactly one of --empty, --from-url URL, --replica-of URL', 'init');
+    let body: InitBody;
+    let what: string;
+    if (flagOption(values, 'empty')) {
+      const cwd = ctx.io.cwd ?? process.cwd();
+      const seeds = await Promise.all(stringsOption(values, 'seed').map((file) => readSeed(cwd, file)));
+      body = { mode: 'empty', seeds };
+      what = `empty${seeds.length ? ` + ${seeds.length} seed file${seeds.length > 1 ? 's' : ''}` : ''}`;
+    } else if (stringOption(values, 'from-url')) {
+      const jobs = stringOption(values, 'jobs');
+      if (jobs !== undefined && !/^([1-9]|1[0-6])$/.test(jobs)) throw new UsageError('--jobs takes a number from 1 to 16', 'init');
+      body = { mode: 'logical', sourceUrl: stringOption(values, 'from-url')!, ...(jobs ? { jobs: Number(jobs) } : {}) };
+      what = 'logical import';
+    } else {
+      body = { mode: 'physical', sourceUrl: stringOption(values, 'replica-of')! };
+      what = 'streaming replica';
     }
-    const cwd = ctx.io.cwd ?? process.cwd();
-    const seeds = await Promise.all(stringsOption(values, 'seed').map((file) => readSeed(cwd, file)));
-    const body: InitBody = { mode: 'empty', seeds };
     const started = ctx.now();
-    const answer = await withProgress(ctx.progress('initialising main…'), () =>
-      ctx.client.request<{ branch?: Branch } & Partial<Branch>>('POST', '/v1/init', body),
-    );
-    const branch = answer?.branch ?? (answer?.name ? (answer as Branch) : undefined);
-    const seeded = seeds.length ? ` + ${seeds.length} seed file${seeds.length > 1 ? 's' : ''}` : '';
-    const port = branch?.port ? ` · port ${branch.port}` : '';
-    ctx.print(`✓ initialised ${branch?.name ?? 'main'} (empty${seeded}) in ${formatMs(ctx.now() - started)}${port}`);
+    const answer = await runWithBuildProgress(ctx, 'building main…', () => ctx.client.request<{ branch: Branch }>('POST', '/v1/init', body));
+    ctx.print(`✓ main ready (${what}) in ${formatMs(ctx.now() - started)} · database ${answer.branch.database} · port ${answer.branch.port}`);
     return 0;
   },
 };
+
+export const refreshCommand: CommandSpec = {
+  name: 'refresh',
+  summary: 'rebuild main from the source it was initialised from (and its masked templates)',
+  usage: 'refresh',
+  description: 'Built beside the old main and swapped in when ready; existing branches keep their data.',
+  options: {},
+  positionals: { min: 0, max: 0 },
+  examples: ['vela-branch refresh'],
+  async run(ctx) {
+    const started = ctx.now();
+    await runWithBuildProgress(ctx, 'refreshing main…', () => ctx.client.request<Branch>('POST', '/v1/branches/main/refresh', {}));
+    ctx.print(`✓ main refreshed in ${formatMs(ctx.now() - started)}`);
+    return 0;
+  },
+};
+
+/** Runs the (long) request while polling the agent's build progress into the spinner. */
+async function runWithBuildProgress<T>(ctx: CommandContext, text: string, work: () => Promise<T>): Promise<T> {
+  const progress = ctx.progress(text);
+  const poll = setInterval(() => void showProgress(ctx.client, progress), 500);
+  try {
+    return await withProgress(progress, work);
+  } finally {
+    clearInterval(poll);
+  }
+}
+
+async function showProgress(client: AgentClient, progress: Progress): Promise<void> {
+  const p = await client.request<BuildProgress>('GET', '/v1/init/progress').catch(() => null);
+  if (!p?.running) return;
+  const parts = [p.phase];
+  if (p.tablesTotal) parts.push(`${p.tablesDone}/${p.tablesTotal} tables`);
+  if (p.bytesDone) parts.push(p.bytesTotal ? `${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}` : formatBytes(p.bytesDone));
+  progress.update?.(`${parts[0]}: ${parts.slice(1).join(' · ')}`.replace(/: $/, ''));
+}
 
 async function readSeed(cwd: string, file: string): Promise<{ name: string; sql: string }> {
   try {

@@ -3,6 +3,8 @@ import type { OutStream } from './io.ts';
 export interface Progress {
   /** Clears the spinner; the caller then prints its result line. */
   stop(): void;
+  /** Shows what the work is doing now (e.g. "restoring 3/12 tables"). */
+  update?(detail: string): void;
 }
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
@@ -15,13 +17,23 @@ const CLEAR_LINE = '\r\x1b[K';
 export function startProgress(stream: OutStream, text: string, now: () => number): Progress {
   if (!stream.isTTY) {
     stream.write(`${text}\n`);
-    return { stop() {} };
+    let last = '';
+    // In a log, one line per change of phase, not one per poll.
+    return {
+      stop() {},
+      update(detail) {
+        const phase = detail.split(':')[0] ?? detail;
+        if (phase !== last) stream.write(`  ${detail}\n`);
+        last = phase;
+      },
+    };
   }
   const started = now();
   let frame = 0;
+  let detail = '';
   const draw = () => {
     const seconds = ((now() - started) / 1000).toFixed(1);
-    stream.write(`${CLEAR_LINE}${FRAMES[frame++ % FRAMES.length]} ${text} ${seconds}s`);
+    stream.write(`${CLEAR_LINE}${FRAMES[frame++ % FRAMES.length]} ${text} ${seconds}s${detail ? ` · ${detail}` : ''}`);
   };
   draw();
   const timer = setInterval(draw, 100);
@@ -29,6 +41,9 @@ export function startProgress(stream: OutStream, text: string, now: () => number
   timer.unref?.();
   let stopped = false;
   return {
+    update(d) {
+      detail = d;
+    },
     stop() {
       if (stopped) return;
       stopped = true;

@@ -163,13 +163,23 @@ describe('init', () => {
         ],
       },
     });
-    expect(r.stdout).toMatch(/^✓ initialised main \(empty \+ 2 seed files\) in \d+ ms · port 5432\n$/);
+    expect(r.stdout).toMatch(/^✓ main ready \(empty \+ 2 seed files\) in \d+ ms · database \S+ · port 5432\n$/);
   });
 
-  it('needs --empty', async () => {
+  it('needs exactly one mode', async () => {
     const r = await runCli(['init'], { env });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('init needs --empty');
+    expect(r.stderr).toContain('init needs exactly one of --empty, --from-url URL, --replica-of URL');
+    const both = await runCli(['init', '--empty', '--replica-of', 'postgresql://x@y/z'], { env });
+    expect(both.code).toBe(2);
+  });
+
+  it('--from-url sends a logical import with its jobs; --jobs is checked', async () => {
+    const r = await runCli(['init', '--from-url', 'postgresql://u:p@db:5432/shop', '--jobs', '4'], { env });
+    expect(r.code).toBe(0);
+    expect(agent.requests[0]).toMatchObject({ method: 'POST', url: '/v1/init', body: { mode: 'logical', sourceUrl: 'postgresql://u:p@db:5432/shop', jobs: 4 } });
+    expect(r.stdout).toMatch(/^✓ main ready \(logical import\)/);
+    expect((await runCli(['init', '--from-url', 'postgresql://u:p@db/shop', '--jobs', '99'], { env })).code).toBe(2);
   });
 
   it('names a seed file it cannot read', async () => {
