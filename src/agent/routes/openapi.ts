@@ -53,6 +53,29 @@ export function openApiDocument(version: string) {
       '/v1/branches/{name}/diff': { parameters: [nameParam], get: op('not implemented yet (501)') },
       '/v1/branches/{name}/stop': { parameters: [nameParam], post: op('stop the branch postgres') },
       '/v1/branches/{name}/start': { parameters: [nameParam], post: op('start it again') },
+      '/v1/branches/{name}/refresh': { parameters: [nameParam], post: op('main only: repeat its last build beside the old one, then swap (admin)') },
+      '/v1/init': {
+        post: op('(re)build main: empty + seeds, logical import (sourceUrl) or streaming replica (admin)', {
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['mode'],
+                  properties: {
+                    mode: { enum: ['empty', 'logical', 'physical'] },
+                    seeds: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, sql: { type: 'string' } } } },
+                    sourceUrl: { type: 'string' },
+                    jobs: { type: 'integer', minimum: 1, maximum: 16 },
+                  },
+                },
+              },
+            },
+          },
+        }),
+      },
+      '/v1/init/progress': { get: op('progress of the current build of main') },
       '/v1/audit': { get: op('audit trail, newest first (?limit, ?branch)') },
     },
   };
