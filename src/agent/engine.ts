@@ -1,6 +1,8 @@
 import { mkdir, chmod } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { StorageKind } from '../core/types.ts';
+import { loadConfig } from './config.ts';
+import type { AgentConfig } from './config.ts';
 import type { Runner } from './runner.ts';
 import { runCommand } from './runner.ts';
 import { resolveBinaries, shareEmbeddedBinaries } from './postgres/binaries.ts';
@@ -131,17 +133,24 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   };
 }
 
-export function defaultEngineOptions(dataDir: string): EngineOptions {
+/** The engine's share of the agent config. */
+export function engineOptionsFromConfig(c: AgentConfig): EngineOptions {
   return {
-    dataDir,
-    storage: 'auto',
-    pgBin: null,
-    pgUser: 'vela',
-    publicHost: '127.0.0.1',
-    pgListen: '127.0.0.1',
-    ports: { from: 55000, to: 55999 },
-    branch: { sharedBuffers: '16MB', maxConnections: 30, workMem: '4MB', defaultTtl: null },
-    pool: { image: null, sizeGiB: 20 },
-    zfs: { dataset: null },
+    dataDir: c.dataDir,
+    storage: c.storage,
+    pgBin: c.pgBin,
+    pgUser: c.pgUser,
+    publicHost: c.publicHost,
+    pgListen: c.pgListen,
+    ports: c.ports,
+    branch: c.branch,
+    pool: c.pool,
+    zfs: c.zfs,
+    clientBin: c.clientBin,
   };
+}
+
+/** The config file's defaults, for a data dir (tests and the benchmark). */
+export function defaultEngineOptions(dataDir: string): EngineOptions {
+  return { ...engineOptionsFromConfig(loadConfig({ env: {}, flags: {} })), dataDir };
 }

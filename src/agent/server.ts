@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { AgentConfig } from './config.ts';
-import { openEngine } from './engine.ts';
+import { openEngine, engineOptionsFromConfig } from './engine.ts';
 import type { Engine, EngineOptions } from './engine.ts';
 import { build } from './app.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
@@ -52,20 +52,10 @@ export async function startAgent(
   const logger = createLogger(cfg.logLevel, opts.logDestination);
   const templates = await readTemplates(cfg, opts.configFile);
   const engine = await openEngine({
-    dataDir: cfg.dataDir,
-    storage: cfg.storage,
-    pgBin: cfg.pgBin,
-    pgUser: cfg.pgUser,
-    publicHost: cfg.publicHost,
-    pgListen: cfg.pgListen,
-    ports: cfg.ports,
-    branch: cfg.branch,
-    pool: cfg.pool,
-    zfs: cfg.zfs,
+    ...engineOptionsFromConfig(cfg),
     log: engineLog(logger),
     onStep: opts.onStep,
     templates,
-    clientBin: cfg.clientBin,
   });
   const adminToken = await resolveAdminToken({ env: opts.env ?? process.env, dataDir: cfg.dataDir });
   const audit = new AuditLog(join(cfg.dataDir, 'state', 'audit.jsonl'));

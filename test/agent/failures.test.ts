@@ -64,6 +64,39 @@ describeWithPool('clear errors, nothing half-made', () => {
     });
   });
 
+  describe_('a port taken between allocation and postgres start', () => {
+    let e: TestEngine;
+    beforeAll(async () => {
+      e = await openTestEngine('porttaken');
+      dirs.push(e.dataDir);
+    });
+    it('moves the branch to the next free port instead of failing', async () => {
+      const { createServer } = await import('node:net');
+      const squatter = createServer();
+      // Grab the port the allocator is about to hand out, right after its free-check.
+      const ports = (e.manager.deps.ports as unknown as { allocate: (t: number[], h: string) => Promise<number> });
+      const original = ports.allocate.bind(e.manager.deps.ports);
+      let first = true;
+      ports.allocate = async (taken, host) => {
+        const p = await original(taken, host);
+        if (first) {
+          first = false;
+          await new Promise<void>((r) => squatter.listen(p, '127.0.0.1', () => r()));
+        }
+        return p;
+      };
+      try {
+        const { record } = await e.manager.create({ name: 'moved' });
+        const squatted = (squatter.address() as { port: number }).port;
+        expect(record.state).toBe('ready');
+        expect(record.port).not.toBe(squatted);
+      } finally {
+        ports.allocate = original;
+        await new Promise((r) => squatter.close(r));
+      }
+    });
+  });
+
   describe_('a full pool', () => {
     let e: TestEngine;
     beforeAll(async () => {

@@ -133,7 +133,7 @@ export class BranchManager {
       try {
         await this.d.registry.put(rec);
         await this.step('registered', rec.name);
-        await this.materialize(rec, parent);
+        await this.materializeOnFreePort(rec, parent);
         if (hooks.prepare) await hooks.prepare(rec);
         rec.state = 'ready';
         rec.timings.createMs = Math.round(performance.now() - started);
@@ -144,6 +144,7 @@ export class BranchManager {
         throw this.explain(err, `create ${rec.name}`, tail);
       } finally {
         this.d.ports.release(port);
+        this.d.ports.release(rec.port);
       }
       this.d.log('info', `created branch ${rec.name} from ${parentName} in ${rec.timings.createMs} ms`, {
         branch: rec.name,
@@ -154,6 +155,30 @@ export class BranchManager {
       this.measureLater(rec.name);
       return { record: rec, created: true };
     });
+  }
+
+  /**
+   * The port was free when allocated, but another process (another agent, anything) may bind it
+   * before postgres does: then start again on the next free port instead of failing the create.
+   */
+  private async materializeOnFreePort(rec: BranchRecord, parent: BranchRecord): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.materialize(rec, parent);
+      } catch (err) {
+        const taken = err instanceof PostgresStartError && /could not bind|already in use/i.test(`${err.message}\n${err.logTail}`);
+        if (!taken || attempt >= 3) throw err;
+        this.d.log('warn', `port ${rec.port} was taken before branch ${rec.name} could bind it; trying another`);
+        const dir = this.d.storage.volumePath(rec.name);
+        await this.d.pg.stop(dir, 'immediate').catch(() => {});
+        await this.d.storage.destroy(rec.name);
+        await rm(this.d.pg.socketDir(rec.port), { recursive: true, force: true });
+        const old = rec.port;
+        rec.port = await this.d.ports.allocate([...this.takenPorts(), old], '127.0.0.1');
+        this.d.ports.release(old);
+        await this.d.registry.put(rec);
+      }
+    }
   }
 
   /** Snapshot the parent into the child's volume, fix it up, start it, rotate its credentials. */
