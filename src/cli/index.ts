@@ -85,7 +85,11 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
         return EXIT_OK;
       }
       // The Probot server keeps the process alive; its settings come from the environment.
-      await (await loader.app()).runApp(io.env as NodeJS.ProcessEnv);
+      try {
+        await (await loader.app()).runApp(io.env as NodeJS.ProcessEnv);
+      } catch (err) {
+        throw new CliError(`app: ${(err as Error).message}`);
+      }
       return EXIT_OK;
     }
     const spec = COMMANDS.find((c) => c.name === name);
