@@ -123,6 +123,27 @@ describeWithPool('a real agent process on btrfs', () => {
     await expectHostMatchesApi(agent, client);
   });
 
+  it('the audit trail survives the restarts', async () => {
+    const { records } = await client.audit(1000);
+    const created = records.find((r) => r.action === 'branch.create' && r.branch === 'keep-me');
+    expect(created).toMatchObject({ actor: 'admin', result: 'ok', status: 201 });
+    expect(records.filter((r) => r.branch?.startsWith('load-')).length).toBeGreaterThanOrEqual(50);
+  });
+
+  it('with shutdown.stopBranches, SIGTERM stops every postgres and the next start brings them back', async () => {
+    const { connection } = await client.get('keep-me');
+    await agent.kill('SIGTERM');
+    agent = await startTestAgent({ tag: 'proc', dataDir: agent.dataDir, config: 'shutdown: { stopBranches: true }' });
+    client = new AgentClient({ url: agent.url, token: agent.token });
+    await agent.kill('SIGTERM');
+    expect(await processesUnder(join(agent.dataDir, 'pool', 'vols'))).toEqual([]);
+    await expect(sql(connection!.uri, 'SELECT 1')).rejects.toThrow();
+    agent = await agent.restart();
+    client = new AgentClient({ url: agent.url, token: agent.token });
+    expect(agent.output()).toMatch(/restarted 2/);
+    expect(await sql(connection!.uri, 'SELECT answer FROM kept')).toEqual([{ answer: 42 }]);
+  });
+
   it('the agent log never contains a branch password', async () => {
     const { connection } = await client.get('keep-me');
     const main = await client.get('main');
