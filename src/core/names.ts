@@ -23,3 +23,6 @@ export function isStagingName(value: string): boolean {
 }
 export const nextName = (name: string) => `.next-${name}`;
 export const oldName = (name: string) => `.old-${name}`;
+
+/** The root branch: created by initdb (or an import) and protected. */
+export const ROOT_BRANCH = 'main';

@@ -1,17 +1,19 @@
 import { readdir, rm, writeFile, chown } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
 import type { StorageDriver } from '../storage/driver.ts';
 import type { Runner } from '../runner.ts';
 import type { PostgresControl, BranchSettings } from '../postgres/instance.ts';
 import { PostgresStartError, SUPERUSER } from '../postgres/instance.ts';
 import type { PortAllocator } from '../postgres/ports.ts';
 import type { OsUser } from '../postgres/os-user.ts';
-import { generatePassword, scramVerifier } from '../postgres/scram.ts';
+import { generatePassword } from '../postgres/scram.ts';
 import type { BranchRecord, Registry } from './registry.ts';
 import { KeyedLock } from './locks.ts';
+import { rotateCredentials, waitForLogin } from './credentials.ts';
+import { recoverBranches } from './recovery.ts';
+import type { RecoveryReport } from './recovery.ts';
 import { VelaError, badRequest, conflict, notFound, insufficientStorage } from '../../core/errors.ts';
-import { branchNameProblem } from '../../core/names.ts';
+import { branchNameProblem, ROOT_BRANCH } from '../../core/names.ts';
 import { parseDuration } from '../../core/durations.ts';
 
 export interface BranchDefaults {
@@ -46,7 +48,7 @@ export interface CreateRequest {
   ifExists?: 'return' | 'fail';
 }
 
-export const ROOT_BRANCH = 'main';
+export { ROOT_BRANCH };
 
 /**
  * Owns the branch lifecycle: snapshot, fix-ups, start, credentials, reset, delete, TTL.
@@ -236,39 +238,14 @@ export class BranchManager {
     if (this.d.pgUser) await chown(path, this.d.pgUser.uid, this.d.pgUser.gid);
   }
 
-  /** Fresh secrets for every login role: the parent's passwords must not open the child. */
-  async rotateCredentials(rec: BranchRecord, openUp: () => Promise<void>): Promise<void> {
-    await this.d.pg.withClient(admin(rec), async (c) => {
-      const roles = await c.query<{ rolname: string }>('SELECT rolname FROM pg_authid WHERE rolcanlogin');
-      const names = new Set(roles.rows.map((r) => r.rolname));
-      names.add(rec.user);
-      for (const role of names) {
-        const secret = role === rec.user ? rec.password : generatePassword();
-        await c.query(`ALTER ROLE ${c.escapeIdentifier(role)} WITH LOGIN PASSWORD ${c.escapeLiteral(scramVerifier(secret))}`);
-      }
-      // Only now may TCP logins in: pg_hba said `reject` until the parent's passwords were gone.
-      await openUp();
-      await c.query('SELECT pg_reload_conf()');
-    });
+  /** Internal (also the root builder): fresh passwords for every login role, then TCP opened. */
+  rotateCredentials(rec: BranchRecord, openUp: () => Promise<void>): Promise<void> {
+    return rotateCredentials(this.d.pg, admin(rec), rec, openUp);
   }
 
-  /** Ready means a client can log in over TCP with the branch's own password. */
-  async waitForLogin(rec: BranchRecord): Promise<void> {
-    const host = probeHost(this.d.defaults.pgListen);
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      const c = new pg.Client({ host, port: rec.port, user: rec.user, password: rec.password, database: rec.database });
-      c.on('error', () => {});
-      try {
-        await c.connect();
-        await c.end();
-        return;
-      } catch (err) {
-        await c.end().catch(() => {});
-        if (Date.now() > deadline) throw new Error(`branch ${rec.name} started but refuses logins: ${(err as Error).message}`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    }
+  /** Internal (also the root builder): ready means a password login over TCP works. */
+  waitForLogin(rec: BranchRecord): Promise<void> {
+    return waitForLogin(rec, this.d.defaults.pgListen);
   }
 
   private async undoCreate(rec: BranchRecord): Promise<void> {
@@ -444,8 +421,8 @@ export class BranchManager {
     });
   }
 
-  /** Brings a branch with intact data back with the same port and credentials. */
-  private async startExisting(rec: BranchRecord): Promise<void> {
+  /** Internal (also recovery): brings a branch with intact data back with the same port and credentials. */
+  async startExisting(rec: BranchRecord): Promise<void> {
     const dir = this.d.storage.volumePath(rec.name);
     if (!(await this.d.storage.exists(rec.name))) throw conflict(`branch ${rec.name} has no volume left; delete it`);
     try {
@@ -468,68 +445,9 @@ export class BranchManager {
 
   // ---------------------------------------------------------------- recovery and TTL
 
-  /**
-   * After a crash or restart: ready branches come back (same port and credentials), half-made
-   * ones and orphan volumes/processes are removed. Returns what was cleaned, for the log.
-   */
-  async recover(): Promise<{ restarted: string[]; adopted: string[]; cleaned: string[]; failed: string[] }> {
-    const out = { restarted: [] as string[], adopted: [] as string[], cleaned: [] as string[], failed: [] as string[] };
-    const records = await this.d.registry.load();
-    const { processesUnder, volumeOf, kill, alive } = await import('../postgres/processes.ts');
-    const root = this.d.storage.volumePath(ROOT_BRANCH).replace(/\/main$/, '');
-    const keep = new Set(records.filter((r) => r.state === 'ready' || r.state === 'stopped' || r.state === 'failed').map((r) => r.name));
-
-    // 1. Processes working on anything we do not keep (pg_ctl and postmasters of half-made branches).
-    for (const proc of await processesUnder(root)) {
-      const vol = volumeOf(proc, root);
-      if (vol && keep.has(vol)) continue;
-      kill(proc.pid, 'SIGKILL');
-      out.cleaned.push(`process ${proc.pid} (${vol ?? '?'})`);
-    }
-    // Postmaster children exit once their parent is gone; wait so volumes can be deleted.
-    for (const proc of await processesUnder(root)) {
-      const vol = volumeOf(proc, root);
-      if (vol && keep.has(vol)) continue;
-      for (let i = 0; i < 100 && alive(proc.pid); i++) await new Promise((r) => setTimeout(r, 20));
-    }
-
-    // 2. Records of half-made or half-deleted branches.
-    for (const rec of records) {
-      if (rec.state === 'creating' || rec.state === 'deleting') {
-        await this.d.storage.destroy(rec.name).catch((e) => this.d.log('error', `recovery: destroy ${rec.name}: ${(e as Error).message}`));
-        await rm(this.d.pg.socketDir(rec.port), { recursive: true, force: true });
-        await this.d.registry.remove(rec.name);
-        out.cleaned.push(`${rec.state} branch ${rec.name}`);
-      }
-    }
-    // 3. Volumes no record claims.
-    for (const vol of await this.d.storage.list()) {
-      if (this.d.registry.has(vol)) continue;
-      await this.d.storage.destroy(vol);
-      out.cleaned.push(`orphan volume ${vol}`);
-    }
-    // 4. Socket dirs of ports nobody owns.
-    const ports = new Set(this.d.registry.all().map((r) => String(r.port)));
-    for (const entry of await readdir(this.d.pg.socketRoot).catch(() => [] as string[])) {
-      if (!ports.has(entry)) await rm(join(this.d.pg.socketRoot, entry), { recursive: true, force: true });
-    }
-    // 5. Ready branches: adopt a running postmaster or start it again.
-    for (const rec of this.d.registry.all()) {
-      if (rec.state !== 'ready') continue;
-      const running = await this.d.pg.pid(this.d.storage.volumePath(rec.name));
-      try {
-        await this.locks.run(rec.name, () => this.startExisting(rec));
-        (running ? out.adopted : out.restarted).push(rec.name);
-      } catch {
-        out.failed.push(rec.name);
-      }
-    }
-    if (out.cleaned.length) this.d.log('warn', `recovery cleaned: ${out.cleaned.join('; ')}`, { cleaned: out.cleaned });
-    if (out.restarted.length || out.adopted.length) {
-      this.d.log('info', `recovery: restarted ${out.restarted.length}, adopted ${out.adopted.length} running branches`, out);
-    }
-    if (out.failed.length) this.d.log('error', `recovery: could not start ${out.failed.join(', ')} (state failed, data kept)`);
-    return out;
+  /** After a crash or restart (see recovery.ts). */
+  recover(): Promise<RecoveryReport> {
+    return recoverBranches(this);
   }
 
   /** Deletes branches whose TTL has passed (never protected ones or ones with children). */
@@ -640,11 +558,4 @@ export class BranchManager {
 /** Where the agent's superuser SQL for a branch goes. */
 export function admin(rec: BranchRecord): { port: number; superuser?: string } {
   return { port: rec.port, superuser: rec.superuser };
-}
-
-function probeHost(listen: string): string {
-  const first = listen.split(',')[0]!.trim();
-  if (first === '*' || first === '0.0.0.0' || first === '' || first === 'localhost') return '127.0.0.1';
-  if (first === '::') return '::1';
-  return first;
 }
