@@ -95,6 +95,29 @@ describeWithPool('a real agent process on btrfs', () => {
     await expectHostMatchesApi(agent, client);
   });
 
+  it('kill -9 in the middle of a reset: the branch comes back, reset, with the same connection string', async () => {
+    const { branch } = await client.create({ name: 'resetting', ifExists: 'return' });
+    const uri = branch.connection!.uri;
+    let logs = '';
+    for (const delay of [10, 60, 120]) {
+      await sql(uri, 'CREATE TABLE IF NOT EXISTS scratch(x int)');
+      const pending = client.reset('resetting').catch(() => null);
+      await new Promise((r) => setTimeout(r, delay));
+      await agent.kill('SIGKILL');
+      await pending;
+      agent = await agent.restart();
+      logs += agent.output();
+      client = new AgentClient({ url: agent.url, token: agent.token });
+      const back = await client.get('resetting');
+      expect(back.state).toBe('ready');
+      expect(back.connection!.uri).toBe(uri);
+      expect(await sql(uri, "SELECT to_regclass('scratch') AS t")).toEqual([{ t: null }]);
+      await expectHostMatchesApi(agent, client);
+    }
+    expect(logs).toMatch(/interrupted reset of resetting/); // the kill did land inside a reset
+    await client.delete('resetting');
+  });
+
   it('a postgres killed behind the agent is restarted on the next start with the same port and credentials', async () => {
     const { connection } = await client.get('keep-me');
     const vols = join(agent.dataDir, 'pool', 'vols');

@@ -328,6 +328,7 @@ export class BranchManager {
       const started = performance.now();
       const dir = this.d.storage.volumePath(name);
       rec.state = 'creating';
+      rec.resetting = true;
       await this.d.registry.put(rec);
       try {
         await this.d.pg.stop(dir, 'immediate');
@@ -336,6 +337,7 @@ export class BranchManager {
         if (opts.prepare) await opts.prepare(rec);
         rec.state = 'ready';
         delete rec.error;
+        delete rec.resetting;
         rec.timings.resetMs = Math.round(performance.now() - started);
         await this.d.registry.put(rec);
       } catch (err) {
@@ -343,6 +345,7 @@ export class BranchManager {
         await this.d.pg.stop(dir, 'immediate').catch(() => {});
         rec.state = 'failed';
         rec.error = e.message;
+        delete rec.resetting;
         await this.d.registry.put(rec);
         throw e;
       }

@@ -36,8 +36,20 @@ export async function recoverBranches(m: BranchManager): Promise<RecoveryReport>
     for (let i = 0; i < 100 && alive(proc.pid); i++) await new Promise((r) => setTimeout(r, 20));
   }
 
-  // 2. Records of half-made or half-deleted branches.
+  // 2. Records of half-made or half-deleted branches. A half-done reset keeps its record (name,
+  //    port, credentials) and is redone below, once its parent runs again.
+  const redo: string[] = [];
   for (const rec of records) {
+    if (rec.state === 'creating' && rec.resetting) {
+      await d.storage.destroy(rec.name).catch((e) => d.log('error', `recovery: destroy ${rec.name}: ${(e as Error).message}`));
+      await rm(d.pg.socketDir(rec.port), { recursive: true, force: true });
+      rec.state = 'failed';
+      rec.error = 'a reset was interrupted (agent crash); the agent redoes it on start';
+      await d.registry.put(rec);
+      redo.push(rec.name);
+      out.cleaned.push(`interrupted reset of ${rec.name}`);
+      continue;
+    }
     if (rec.state === 'creating' || rec.state === 'deleting') {
       await d.storage.destroy(rec.name).catch((e) => d.log('error', `recovery: destroy ${rec.name}: ${(e as Error).message}`));
       await rm(d.pg.socketDir(rec.port), { recursive: true, force: true });
@@ -65,6 +77,15 @@ export async function recoverBranches(m: BranchManager): Promise<RecoveryReport>
       (running ? out.adopted : out.restarted).push(rec.name);
     } catch {
       out.failed.push(rec.name);
+    }
+  }
+  // 6. Interrupted resets, now that parents are up again.
+  for (const name of redo) {
+    try {
+      await m.reset(name, { force: true });
+      out.restarted.push(name);
+    } catch {
+      out.failed.push(name);
     }
   }
   if (out.cleaned.length) d.log('warn', `recovery cleaned: ${out.cleaned.join('; ')}`, { cleaned: out.cleaned });

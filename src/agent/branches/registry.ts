@@ -22,6 +22,8 @@ export interface BranchRecord {
   timings: { createMs: number | null; resetMs?: number | null };
   /** A streaming hot standby of an outside source (physical `main`): read-only, its own upstream. */
   standby?: boolean;
+  /** Set while a reset runs: a crash then redoes the reset instead of dropping the branch. */
+  resetting?: boolean;
   /** The cluster's bootstrap superuser when it is not "postgres" (replicas of other clusters). */
   superuser?: string;
 }
