@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { AgentClient, AgentError } from '../core/client.ts';
 import { parseCommandArgs } from './args.ts';
 import { auditCommand } from './audit.ts';
@@ -7,6 +6,7 @@ import { resolveAgentTarget, type AgentTarget } from './config.ts';
 import { createCommand } from './create.ts';
 import { deleteCommand } from './delete.ts';
 import { diffCommand } from './diff.ts';
+import { VERSION } from '../core/version.ts';
 import { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts';
 import { extendCommand } from './extend.ts';
 import { commandHelp, EXTERNAL_COMMANDS, overviewHelp } from './help.ts';
@@ -40,13 +40,11 @@ export const COMMANDS: CommandSpec[] = [
   auditCommand,
 ];
 
-// Specifiers kept in variables: these modules belong to other parts of the tree and are only
-// loaded when their command runs, so a client command never pays for fastify or Probot.
-const AGENT_MODULE = './agent.ts';
-const APP_MODULE = '../app/run.ts';
+// Loaded only when their command runs, so a client command never pays for fastify or Probot.
+// Literal specifiers, so the published bundle (scripts/build-cli.mjs) can include them.
 const defaultLoader: ModuleLoader = {
-  agent: () => import(AGENT_MODULE),
-  app: () => import(APP_MODULE),
+  agent: () => import('./agent.ts'),
+  app: () => import('../app/run.ts'),
 };
 
 const defaultIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env });
@@ -172,8 +170,6 @@ function suggest(name: string): string {
   return close ? `; did you mean ${close}?` : '';
 }
 
-let version: string | undefined;
 function readVersion(): string {
-  version ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  return version;
+  return VERSION;
 }
