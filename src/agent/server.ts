@@ -98,10 +98,14 @@ export async function startAgent(
       closing ??= (async () => {
         clearInterval(sweep);
         clearInterval(cron);
-        await app.close();
-        await engine.close({ stopBranches: cfg.shutdown.stopBranches });
-        await audit.close();
-        logger.info({ stopBranches: cfg.shutdown.stopBranches }, 'agent stopped');
+        try {
+          await app.close();
+        } finally {
+          // Whatever happened to the HTTP side, branches are stopped if the config says so.
+          await engine.close({ stopBranches: cfg.shutdown.stopBranches });
+          await audit.close();
+          logger.info({ stopBranches: cfg.shutdown.stopBranches }, 'agent stopped');
+        }
       })();
       return closing;
     },

@@ -59,6 +59,15 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     process.stderr.write(`vela-branch agent: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
     return 2;
   }
+  // Signal handlers first: a SIGTERM that arrives while the agent starts (or right after it says it
+  // listens) must still shut it down gracefully, not kill it with branches half-stopped.
+  let signalled: string | null = null;
+  let onSignal: (signal: string) => void = (signal) => {
+    signalled = signal;
+  };
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+
   let agent;
   try {
     agent = await startAgent(cfg, { configFile: (values.config as string | undefined) ?? process.env.VELA_CONFIG });
@@ -66,16 +75,13 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     process.stderr.write(`vela-branch agent: cannot start: ${(err as Error).message}\n`);
     return 1;
   }
-  const main = agent.engine.manager.find('main');
-  const tokenWhere = agent.adminToken.path ? `admin token in ${agent.adminToken.path}` : 'admin token from VELA_ADMIN_TOKEN';
-  process.stderr.write(
-    `vela agent listening on ${agent.url} · storage ${agent.engine.manager.storage.kind} · PostgreSQL ${agent.engine.pg.bins.major}` +
-      ` · main on port ${main?.port ?? '-'} · ${tokenWhere}\n`,
-  );
+  const running = agent;
+  const main = running.engine.manager.find('main');
+  const tokenWhere = running.adminToken.path ? `admin token in ${running.adminToken.path}` : 'admin token from VELA_ADMIN_TOKEN';
   return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
+    onSignal = (signal) => {
       process.stderr.write(`vela agent: ${signal}: finishing in-flight requests…\n`);
-      agent.close().then(
+      running.close().then(
         () => resolve(0),
         (err) => {
           process.stderr.write(`vela agent: shutdown failed: ${(err as Error).message}\n`);
@@ -83,7 +89,10 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
         },
       );
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.stderr.write(
+      `vela agent listening on ${running.url} · storage ${running.engine.manager.storage.kind} · PostgreSQL ${running.engine.pg.bins.major}` +
+        ` · main on port ${main?.port ?? '-'} · ${tokenWhere}\n`,
+    );
+    if (signalled) onSignal(signalled);
   });
 }

@@ -168,8 +168,7 @@ export class BranchManager {
       try {
         return await this.materialize(rec, parent);
       } catch (err) {
-        const taken = err instanceof PostgresStartError && /could not bind|already in use/i.test(`${err.message}\n${err.logTail}`);
-        if (!taken || attempt >= 3) throw err;
+        if (!portTaken(err) || attempt >= 3) throw err;
         this.d.log('warn', `port ${rec.port} was taken before branch ${rec.name} could bind it; trying another`);
         const dir = this.d.storage.volumePath(rec.name);
         await this.d.pg.stop(dir, 'immediate').catch(() => {});
@@ -178,6 +177,24 @@ export class BranchManager {
         const old = rec.port;
         rec.port = await this.d.ports.allocate([...this.takenPorts(), old], '127.0.0.1');
         this.d.ports.release(old);
+        await this.d.registry.put(rec);
+      }
+    }
+  }
+
+  /** Configures and starts a fresh cluster, moving to another port if its port was taken meanwhile. */
+  private async startOnFreePort(rec: BranchRecord, dir: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await this.d.pg.configure(dir, this.settings(rec));
+      try {
+        return await this.d.pg.start(rec.name, dir);
+      } catch (err) {
+        if (!portTaken(err) || attempt >= 3) throw err;
+        const old = rec.port;
+        await rm(this.d.pg.socketDir(old), { recursive: true, force: true });
+        rec.port = await this.d.ports.allocate([...this.takenPorts(), old], '127.0.0.1');
+        this.d.ports.release(old);
+        this.d.log('warn', `port ${old} was taken before branch ${rec.name} could bind it; using ${rec.port}`);
         await this.d.registry.put(rec);
       }
     }
@@ -289,11 +306,10 @@ export class BranchManager {
         await this.d.registry.put(rec);
         const dir = await this.d.storage.createVolume(ROOT_BRANCH, this.d.pgUser);
         await this.d.pg.initdb(dir);
-        await this.d.pg.configure(dir, this.settings(rec));
         await this.d.pg.writeHba(dir, false);
-        await this.d.pg.start(rec.name, dir);
+        await this.startOnFreePort(rec, dir);
         for (const seed of seeds) {
-          await this.d.pg.withClient(port, (c) => c.query(seed.sql)).catch((e) => {
+          await this.d.pg.withClient(rec.port, (c) => c.query(seed.sql)).catch((e) => {
             throw badRequest(`seed ${seed.name} failed: ${(e as Error).message}`);
           });
         }
@@ -307,6 +323,7 @@ export class BranchManager {
         throw this.explain(err, 'initialise main');
       } finally {
         this.d.ports.release(port);
+        this.d.ports.release(rec.port);
       }
       this.d.log('info', `initialised root branch main (PostgreSQL ${this.d.pg.bins.major}${seeds.length ? `, ${seeds.length} seed scripts` : ''}) in ${rec.timings.createMs} ms`);
       return rec;
@@ -474,7 +491,9 @@ export class BranchManager {
   /** Stops every postgres (shutdown with stopBranches); records stay ready so the next start brings them back. */
   async stopAll(): Promise<void> {
     for (const rec of this.d.registry.all()) {
-      await this.d.pg.stop(this.d.storage.volumePath(rec.name), 'fast').catch(() => {});
+      await this.d.pg
+        .stop(this.d.storage.volumePath(rec.name), 'fast')
+        .catch((e) => this.d.log('warn', `could not stop branch ${rec.name}: ${(e as Error).message}`));
     }
   }
 
@@ -556,6 +575,11 @@ export class BranchManager {
       return bytes;
     });
   }
+}
+
+/** postgres could not bind its port (someone took it after we checked it was free). */
+function portTaken(err: unknown): boolean {
+  return err instanceof PostgresStartError && /could not bind|already in use|could not create any TCP\/IP sockets/i.test(`${err.message}\n${err.logTail}`);
 }
 
 /** Where the agent's superuser SQL for a branch goes. */

@@ -220,12 +220,15 @@ export class PostgresControl {
   }
 
   async stop(dataDir: string, mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
-    if (!(await this.pid(dataDir))) return;
+    const before = await this.pid(dataDir);
+    if (!before) return;
     await this.run([this.bins.pgCtl, 'stop', '-w', '-t', '60', '-s', '-m', mode, '-D', dataDir], {
       ...this.as,
       env: this.env(),
       allowFailure: true,
     });
+    // pg_ctl returns once postmaster.pid is gone; the process itself exits a moment later.
+    await waitFor(async () => !isAlive(before), 5_000, 5);
     const pid = await this.pid(dataDir);
     if (pid) {
       // pg_ctl gave up: make sure nothing of this branch keeps running.
@@ -272,6 +275,15 @@ function firstErrorLine(text: string): string {
   const lines = text.split('\n').map((l) => l.replace(/^\S+ \S+ \S+ \[\d+\] /, '').trim());
   const telling = lines.filter((l) => /FATAL|PANIC|invalid value|could not|No space/i.test(l));
   return (telling.length ? telling.slice(-2).join(' | ') : (lines[lines.length - 1] ?? '')).slice(0, 500);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, stepMs = 50): Promise<boolean> {
