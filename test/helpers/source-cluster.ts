@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { runCommand } from '../../src/agent/runner.ts';
+import { portIsFree } from '../../src/agent/postgres/ports.ts';
 
 const PG15 = '/usr/lib/postgresql/15/bin';
 
@@ -27,7 +28,9 @@ function vela(): { uid: number; gid: number } {
  * A separate, real PostgreSQL 15 cluster standing in for "production": its own data dir and port,
  * a database `shop` with PII columns, a login role and a replication role.
  */
-export async function startSourceCluster(baseDir: string, port: number): Promise<SourceCluster> {
+export async function startSourceCluster(baseDir: string, preferredPort: number): Promise<SourceCluster> {
+  let port = preferredPort;
+  while (!(await portIsFree(port))) port++;
   const user = vela();
   const as = { uid: user.uid, gid: user.gid };
   const dir = join(baseDir, 'source');
