@@ -51,7 +51,7 @@ export async function startTestAgent(opts: TestAgentOptions): Promise<TestAgent>
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const url = `http://127.0.0.1:${apiPort}`;
-  await new Promise<void>((resolve, reject) => {
+  const started = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`agent did not start in 60 s:\n${out}`)), 60_000);
     const check = () => {
       if (out.includes('vela agent listening on')) {
@@ -66,6 +66,14 @@ export async function startTestAgent(opts: TestAgentOptions): Promise<TestAgent>
       reject(new Error(`agent exited with ${code} during start:\n${out}`));
     });
   });
+  try {
+    await started;
+  } catch (err) {
+    // A suite whose agent never came up has nothing to destroy in afterAll: clean up here.
+    proc.kill('SIGKILL');
+    if (!opts.dataDir) await destroyDataDir(dataDir);
+    throw err;
+  }
   const agent: TestAgent = {
     url,
     token,
