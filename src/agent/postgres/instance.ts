@@ -6,6 +6,7 @@ import type { Runner } from '../runner.ts';
 import { CommandFailedError } from '../runner.ts';
 import type { PgBinaries } from './binaries.ts';
 import type { OsUser } from './os-user.ts';
+import { alive } from './processes.ts';
 
 export interface BranchSettings {
   name: string;
@@ -204,11 +205,7 @@ export class PostgresControl {
     const lines = text.split('\n');
     const pid = Number(lines[0]);
     if (!Number.isInteger(pid) || pid <= 0) return 'starting';
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return 'dead';
-    }
+    if (!alive(pid)) return 'dead';
     const st = (lines[7] ?? '').trim();
     return st === 'ready' || st === 'standby' || st === 'stopping' ? st : 'starting';
   }
@@ -228,7 +225,7 @@ export class PostgresControl {
       allowFailure: true,
     });
     // pg_ctl returns once postmaster.pid is gone; the process itself exits a moment later.
-    await waitFor(async () => !isAlive(before), 5_000, 5);
+    await waitFor(async () => !alive(before), 5_000, 5);
     const pid = await this.pid(dataDir);
     if (pid) {
       // pg_ctl gave up: make sure nothing of this branch keeps running.
@@ -247,11 +244,7 @@ export class PostgresControl {
     if (!text) return null;
     const pid = Number(text.split('\n')[0]);
     if (!Number.isInteger(pid) || pid <= 0) return null;
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return null;
-    }
+    if (!alive(pid)) return null;
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
     return cmdline.includes(dataDir) ? pid : null;
   }
@@ -275,15 +268,6 @@ function firstErrorLine(text: string): string {
   const lines = text.split('\n').map((l) => l.replace(/^\S+ \S+ \S+ \[\d+\] /, '').trim());
   const telling = lines.filter((l) => /FATAL|PANIC|invalid value|could not|No space/i.test(l));
   return (telling.length ? telling.slice(-2).join(' | ') : (lines[lines.length - 1] ?? '')).slice(0, 500);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, stepMs = 50): Promise<boolean> {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 
 export interface ProcInfo {
@@ -39,6 +40,17 @@ export function kill(pid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
+/**
+ * A process that still runs. A zombie (exited, not yet reaped by its parent: postgres is reparented
+ * to init, which may reap it late) answers kill(0) but is gone for every purpose here.
+ */
 export function alive(pid: number): boolean {
-  return kill(pid, 0);
+  if (!kill(pid, 0)) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
 }
