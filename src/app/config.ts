@@ -18,6 +18,8 @@ export const appConfigSchema = z
     labels: z.array(z.string().min(1).max(100)).max(50).default([]),
     keepOnClose: z.boolean().default(false),
     commands: z.boolean().default(true),
+    /** Also report the branch as a check run `vela/branch` on the PR's head commit. */
+    checkRun: z.boolean().default(false),
   })
   .strict();
 export type AppConfig = z.infer<typeof appConfigSchema>;

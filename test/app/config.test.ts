@@ -5,7 +5,7 @@ describe('parseAppConfig', () => {
   it('no file → every default', () => {
     expect(parseAppConfig(null)).toEqual({
       ok: true,
-      config: { parent: 'main', ttl: '7d', auto: true, drafts: false, labels: [], keepOnClose: false, commands: true },
+      config: { parent: 'main', ttl: '7d', auto: true, drafts: false, labels: [], keepOnClose: false, commands: true, checkRun: false },
     });
   });
 

@@ -9,6 +9,7 @@ import type { PullFacts } from '../branch-ops.ts';
 import { pullKey } from '../sticky.ts';
 import type { PullRef } from '../sticky.ts';
 import { startWork } from './start-work.ts';
+import { reportCheckRun } from '../check-run.ts';
 import type { WorkOutcome } from './start-work.ts';
 
 export const ENSURE_ACTIONS = [
@@ -69,12 +70,17 @@ export function onPullRequestActive(deps: AppDeps) {
         // Show progress at once: creating a branch can take longer than a webhook may.
         await deps.sticky.post(context.octokit, ref, render({ kind: 'creating', name, parent: config.parent }));
       }
+      const check = async (outcome: Parameters<typeof reportCheckRun>[3]) => {
+        if (config.checkRun && pull.headSha) await reportCheckRun(context.octokit, ref, pull.headSha, outcome);
+      };
       try {
         const { branch } = await ensureBranch({ agent: deps.agent, pull, parent: config.parent, ttl: config.ttl, readyPoll: deps.readyPoll });
         await sticky({ kind: 'branch', branch });
+        await check({ branch });
         return 'done';
       } catch (err) {
         await sticky(agentFailureView(name, err));
+        await check({ name, error: (err as Error).message });
         return isUnreachable(err) ? 'retry' : 'done';
       }
     });
