@@ -22,7 +22,7 @@ export function describeWithPool(name: string, fn: () => void): void {
     describe(name, fn);
     return;
   }
-  if (process.env.CI === 'true') {
+  if (underCi()) {
     describe(name, () => {
       throw new Error(`${name}: cannot run under CI: ${reason}`);
     });
@@ -30,4 +30,10 @@ export function describeWithPool(name: string, fn: () => void): void {
   }
   process.stderr.write(`SKIP ${name}: ${reason}\n`);
   describe.skip(`${name} (skipped: ${reason})`, fn);
+}
+
+/** CI=true (or 1, yes): any value but empty, "0" and "false". */
+export function underCi(): boolean {
+  const v = (process.env.CI ?? '').trim().toLowerCase();
+  return v !== '' && v !== '0' && v !== 'false';
 }
