@@ -169,15 +169,10 @@ export class BranchManager {
         return await this.materialize(rec, parent);
       } catch (err) {
         if (!portTaken(err) || attempt >= 3) throw err;
-        this.d.log('warn', `port ${rec.port} was taken before branch ${rec.name} could bind it; trying another`);
         const dir = this.d.storage.volumePath(rec.name);
         await this.d.pg.stop(dir, 'immediate').catch(() => {});
         await this.d.storage.destroy(rec.name);
-        await rm(this.d.pg.socketDir(rec.port), { recursive: true, force: true });
-        const old = rec.port;
-        rec.port = await this.d.ports.allocate([...this.takenPorts(), old], '127.0.0.1');
-        this.d.ports.release(old);
-        await this.d.registry.put(rec);
+        await this.moveToFreePort(rec);
       }
     }
   }
@@ -190,14 +185,19 @@ export class BranchManager {
         return await this.d.pg.start(rec.name, dir);
       } catch (err) {
         if (!portTaken(err) || attempt >= 3) throw err;
-        const old = rec.port;
-        await rm(this.d.pg.socketDir(old), { recursive: true, force: true });
-        rec.port = await this.d.ports.allocate([...this.takenPorts(), old], '127.0.0.1');
-        this.d.ports.release(old);
-        this.d.log('warn', `port ${old} was taken before branch ${rec.name} could bind it; using ${rec.port}`);
-        await this.d.registry.put(rec);
+        await this.moveToFreePort(rec);
       }
     }
+  }
+
+  /** Gives up a port someone else bound: its socket dir goes, the next free port is recorded. */
+  private async moveToFreePort(rec: BranchRecord): Promise<void> {
+    const old = rec.port;
+    await rm(this.d.pg.socketDir(old), { recursive: true, force: true });
+    rec.port = await this.d.ports.allocate([...this.takenPorts(), old], '127.0.0.1');
+    this.d.ports.release(old);
+    this.d.log('warn', `port ${old} was taken before branch ${rec.name} could bind it; using ${rec.port}`);
+    await this.d.registry.put(rec);
   }
 
   /** Snapshot the parent into the child's volume, fix it up, start it, rotate its credentials. */
@@ -276,58 +276,52 @@ export class BranchManager {
   // ---------------------------------------------------------------- root branch
 
   /** Creates an empty `main` (initdb) when the pool has none. */
-  async ensureRoot(seeds: { name: string; sql: string }[] = []): Promise<BranchRecord | null> {
+  async ensureRoot(): Promise<BranchRecord | null> {
     if (this.d.registry.get(ROOT_BRANCH)) return null;
-    return this.locks.run(ROOT_BRANCH, () => this.initRoot(seeds));
+    return this.locks.run(ROOT_BRANCH, () => this.initRoot());
   }
 
-  private async initRoot(seeds: { name: string; sql: string }[]): Promise<BranchRecord> {
-    {
-      const started = performance.now();
-      const now = new Date().toISOString();
-      const port = await this.d.ports.allocate(this.takenPorts(), '127.0.0.1');
-      const rec: BranchRecord = {
-        name: ROOT_BRANCH,
-        parent: null,
-        state: 'creating',
-        port,
-        database: 'postgres',
-        user: SUPERUSER,
-        password: generatePassword(),
-        createdAt: now,
-        updatedAt: now,
-        expiresAt: null,
-        protected: true,
-        labels: {},
-        storage: { driver: this.d.storage.kind, exclusiveBytes: null },
-        timings: { createMs: null },
-      };
-      try {
-        await this.d.registry.put(rec);
-        const dir = await this.d.storage.createVolume(ROOT_BRANCH, this.d.pgUser);
-        await this.d.pg.initdb(dir);
-        await this.d.pg.writeHba(dir, false);
-        await this.startOnFreePort(rec, dir);
-        for (const seed of seeds) {
-          await this.d.pg.withClient(rec.port, (c) => c.query(seed.sql)).catch((e) => {
-            throw badRequest(`seed ${seed.name} failed: ${(e as Error).message}`);
-          });
-        }
-        await this.rotateCredentials(rec, () => this.d.pg.writeHba(dir, true));
-        await this.waitForLogin(rec);
-        rec.state = 'ready';
-        rec.timings.createMs = Math.round(performance.now() - started);
-        await this.d.registry.put(rec);
-      } catch (err) {
-        await this.undoCreate(rec);
-        throw this.explain(err, 'initialise main');
-      } finally {
-        this.d.ports.release(port);
-        this.d.ports.release(rec.port);
-      }
-      this.d.log('info', `initialised root branch main (PostgreSQL ${this.d.pg.bins.major}${seeds.length ? `, ${seeds.length} seed scripts` : ''}) in ${rec.timings.createMs} ms`);
-      return rec;
+  /** Seeds, imports and replicas are the root builder's job; this is the empty `main` of a first start. */
+  private async initRoot(): Promise<BranchRecord> {
+    const started = performance.now();
+    const now = new Date().toISOString();
+    const port = await this.d.ports.allocate(this.takenPorts(), '127.0.0.1');
+    const rec: BranchRecord = {
+      name: ROOT_BRANCH,
+      parent: null,
+      state: 'creating',
+      port,
+      database: 'postgres',
+      user: SUPERUSER,
+      password: generatePassword(),
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: null,
+      protected: true,
+      labels: {},
+      storage: { driver: this.d.storage.kind, exclusiveBytes: null },
+      timings: { createMs: null },
+    };
+    try {
+      await this.d.registry.put(rec);
+      const dir = await this.d.storage.createVolume(ROOT_BRANCH, this.d.pgUser);
+      await this.d.pg.initdb(dir);
+      await this.d.pg.writeHba(dir, false);
+      await this.startOnFreePort(rec, dir);
+      await this.rotateCredentials(rec, () => this.d.pg.writeHba(dir, true));
+      await this.waitForLogin(rec);
+      rec.state = 'ready';
+      rec.timings.createMs = Math.round(performance.now() - started);
+      await this.d.registry.put(rec);
+    } catch (err) {
+      await this.undoCreate(rec);
+      throw this.explain(err, 'initialise main');
+    } finally {
+      this.d.ports.release(port);
+      this.d.ports.release(rec.port);
     }
+    this.d.log('info', `initialised root branch main (PostgreSQL ${this.d.pg.bins.major}) in ${rec.timings.createMs} ms`);
+    return rec;
   }
 
   // ---------------------------------------------------------------- reset
@@ -396,7 +390,7 @@ export class BranchManager {
     return deleted;
   }
 
-  async destroyVolume(rec: BranchRecord): Promise<void> {
+  private async destroyVolume(rec: BranchRecord): Promise<void> {
     const dir = this.d.storage.volumePath(rec.name);
     await this.d.pg.stop(dir, 'immediate');
     await this.d.storage.destroy(rec.name);

@@ -18,7 +18,8 @@ export interface RecoveryReport {
 export async function recoverBranches(m: BranchManager): Promise<RecoveryReport> {
   const d = m.deps;
   const out = { restarted: [] as string[], adopted: [] as string[], cleaned: [] as string[], failed: [] as string[] };
-  const records = await d.registry.load();
+  // openEngine loaded the registry once, before the root builder's own recovery ran on it.
+  const records = d.registry.all();
   const root = d.storage.volumePath(ROOT_BRANCH).replace(/\/main$/, '');
   const keep = new Set(records.filter((r) => r.state === 'ready' || r.state === 'stopped' || r.state === 'failed').map((r) => r.name));
 

@@ -118,8 +118,7 @@ export class RootBuilder {
       }
       const restore = (await findTools(this.d.runner, 'pg_restore', dirs)).find((t) => t.major === dump.major);
       if (!restore) throw badRequest(`no pg_restore ${dump.major} next to pg_dump ${dump.path}`);
-      const size = await sourceSize(spec.url);
-      return { tool: dump.path, restore: restore.path, database: src.database, sourceBytes: size };
+      return { tool: dump.path, restore: restore.path, database: src.database, sourceBytes: src.bytes };
     }
     if (src.major !== serverMajor) {
       throw badRequest(`a physical replica needs the same major version: the source ${where} is PostgreSQL ${src.major}, this agent runs PostgreSQL ${serverMajor} (start the agent with --pg-bin pointing at PostgreSQL ${src.major}, or use a logical import)`);
@@ -323,19 +322,5 @@ export class RootBuilder {
         throw err;
       }
     }
-  }
-}
-
-async function sourceSize(url: string): Promise<number> {
-  const pg = (await import('pg')).default;
-  const c = new pg.Client({ connectionString: url });
-  c.on('error', () => {});
-  try {
-    await c.connect();
-    return Number((await c.query<{ s: string }>('SELECT pg_database_size(current_database()) AS s')).rows[0]!.s);
-  } catch {
-    return 0;
-  } finally {
-    await c.end().catch(() => {});
   }
 }

@@ -1,4 +1,4 @@
-import { chown, mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { chown, mkdir, open, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -169,9 +169,10 @@ export class PostgresControl {
     const log = this.logFile(name);
     await writeFile(log, '', { flag: 'a', mode: 0o600 });
     await this.own(log, 0o600);
-    const before = (await readFile(log, 'utf8').catch(() => '')).length;
+    // Only what this start writes matters; the log keeps growing over the branch's life.
+    const before = (await stat(log)).size;
     const fail = async (fallback: string) => {
-      const tail = (await readFile(log, 'utf8').catch(() => '')).slice(before).trim().split('\n').slice(-5).join('\n');
+      const tail = (await readSince(log, before)).trim().split('\n').slice(-5).join('\n');
       return new PostgresStartError(`postgres for branch ${name} failed to start: ${firstErrorLine(tail || fallback)}`, tail);
     };
     await rm(join(dataDir, 'postmaster.pid'), { force: true }).catch(() => {});
@@ -180,7 +181,8 @@ export class PostgresControl {
     } catch (err) {
       throw await fail(err instanceof CommandFailedError ? err.stderr.trim() : (err as Error).message);
     }
-    const deadline = Date.now() + timeoutMs;
+    const started = Date.now();
+    const deadline = started + timeoutMs;
     let seenPid = false;
     while (Date.now() < deadline) {
       const status = await this.postmasterStatus(dataDir);
@@ -189,9 +191,8 @@ export class PostgresControl {
       if (status !== 'absent') seenPid = true;
       if (status === 'absent') {
         // A postmaster that dies before writing postmaster.pid (bad config) only tells its log.
-        const logged = (await readFile(log, 'utf8').catch(() => '')).slice(before);
-        if (/\b(FATAL|PANIC):/.test(logged)) throw await fail('postgres exited during startup');
-        if (Date.now() > deadline - timeoutMs + 10_000) throw await fail('postgres exited before it wrote postmaster.pid');
+        if (/\b(FATAL|PANIC):/.test(await readSince(log, before))) throw await fail('postgres exited during startup');
+        if (Date.now() > started + 10_000) throw await fail('postgres exited before it wrote postmaster.pid');
       }
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -260,6 +261,21 @@ export class PostgresControl {
     } finally {
       await client.end().catch(() => {});
     }
+  }
+}
+
+/** The text a file gained after byte `offset` (empty when it is missing). */
+async function readSince(path: string, offset: number): Promise<string> {
+  const fh = await open(path, 'r').catch(() => null);
+  if (!fh) return '';
+  try {
+    const size = (await fh.stat()).size;
+    if (size <= offset) return '';
+    const buf = Buffer.alloc(size - offset);
+    await fh.read(buf, 0, buf.length, offset);
+    return buf.toString('utf8');
+  } finally {
+    await fh.close();
   }
 }
 

@@ -10,6 +10,8 @@ export interface SourceInfo {
   port: number;
   /** The bootstrap superuser (oid 10): the role a replica's branches log in as. */
   superuser: string;
+  /** pg_database_size of the source database (the logical import's progress total). */
+  bytes: number;
 }
 
 /** The URL without its password, for messages and logs. */
@@ -47,10 +49,19 @@ export async function probeSource(url: string): Promise<SourceInfo> {
   try {
     await c.connect();
     const r = await c.query(
-      "SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS n, current_database() AS db, current_user AS usr, (SELECT rolname FROM pg_roles WHERE oid = 10) AS su",
+      "SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS n, current_database() AS db, current_user AS usr, (SELECT rolname FROM pg_roles WHERE oid = 10) AS su, pg_database_size(current_database()) AS bytes",
     );
-    const row = r.rows[0]! as { v: string; n: string; db: string; usr: string; su: string };
-    return { major: Math.floor(Number(row.n) / 10000), version: row.v, database: row.db, user: row.usr, host: u.hostname, port: Number(u.port || 5432), superuser: row.su };
+    const row = r.rows[0]! as { v: string; n: string; db: string; usr: string; su: string; bytes: string };
+    return {
+      major: Math.floor(Number(row.n) / 10000),
+      version: row.v,
+      database: row.db,
+      user: row.usr,
+      host: u.hostname,
+      port: Number(u.port || 5432),
+      superuser: row.su,
+      bytes: Number(row.bytes),
+    };
   } catch (err) {
     const e = err as { code?: string; message?: string };
     if (e.code === 'ECONNREFUSED' || e.code === 'EHOSTUNREACH' || e.code === 'ENOTFOUND' || e.code === 'ETIMEDOUT' || /timeout/i.test(e.message ?? '')) {
