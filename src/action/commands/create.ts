@@ -1,17 +1,11 @@
 import { AgentError, type AgentClient } from '../../core/client.ts';
-import type { BranchParams, BranchResult } from './ensure.ts';
+import { createRequest, type BranchParams, type BranchResult } from './ensure.ts';
 import { untilReady } from './ready.ts';
 
 /** Strict create: an existing branch is an error (use `ensure` to reuse one). */
 export async function createBranch(params: BranchParams, client: AgentClient): Promise<BranchResult> {
   try {
-    const res = await client.create({
-      name: params.name,
-      ...(params.parent ? { parent: params.parent } : {}),
-      ...(params.ttl ? { ttl: params.ttl } : {}),
-      labels: params.labels,
-      ifExists: 'fail',
-    });
+    const res = await client.create(createRequest(params, 'fail'));
     const ready = await untilReady(client, res.branch, params.wait);
     return { ...ready, created: true };
   } catch (err) {

@@ -1,5 +1,6 @@
 import { AgentError, type AgentClient } from '../../core/client.ts';
 import type { Branch, ConnectionInfo } from '../../core/types.ts';
+import type { CreateBranchBody } from '../../core/schemas.ts';
 import { untilReady, type WaitOptions } from './ready.ts';
 
 export interface BranchParams {
@@ -16,6 +17,17 @@ export interface BranchResult {
   connection: ConnectionInfo;
 }
 
+/** The agent's create body for these params; `ifExists` is what tells ensure and create apart. */
+export function createRequest(params: BranchParams, ifExists: 'return' | 'fail'): CreateBranchBody {
+  return {
+    name: params.name,
+    ...(params.parent ? { parent: params.parent } : {}),
+    ...(params.ttl ? { ttl: params.ttl } : {}),
+    labels: params.labels,
+    ifExists,
+  };
+}
+
 /**
  * Get or create: the agent's `ifExists: "return"` makes re-runs and parallel jobs of one PR share
  * one branch. A 409 can still slip through a race on older agents, so fall back to reading it.
@@ -24,13 +36,7 @@ export async function ensureBranch(params: BranchParams, client: AgentClient): P
   let branch: Branch;
   let created: boolean;
   try {
-    const res = await client.create({
-      name: params.name,
-      ...(params.parent ? { parent: params.parent } : {}),
-      ...(params.ttl ? { ttl: params.ttl } : {}),
-      labels: params.labels,
-      ifExists: 'return',
-    });
+    const res = await client.create(createRequest(params, 'return'));
     branch = res.branch;
     created = res.created;
   } catch (err) {
