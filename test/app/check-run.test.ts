@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { lockDownNetwork, startHarness } from './helpers/harness.ts';
+import { lockDownNetwork, startHarness, checkMocksUsed } from './helpers/harness.ts';
 import { event, PR_NUMBER, pullRequestPayload } from './helpers/payloads.ts';
 import { API, OWNER, REPO } from './helpers/fake-github.ts';
 import { FAKE_PASSWORD_PREFIX } from './helpers/fake-agent.ts';
@@ -22,11 +22,7 @@ function mockCheckRuns(): { runs: Record<string, unknown>[] } {
 }
 
 describe('optional check run vela/branch (checkRun: true)', () => {
-  afterEach(() => {
-    const pending = nock.pendingMocks();
-    nock.cleanAll();
-    expect(pending).toEqual([]);
-  });
+  afterEach(checkMocksUsed);
 
   it('reports a ready branch as a successful check on the head commit, without credentials', async () => {
     lockDownNetwork();

@@ -1,6 +1,6 @@
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { lockDownNetwork, NOW, startHarness } from './helpers/harness.ts';
+import { lockDownNetwork, NOW, startHarness, closeAndCheck } from './helpers/harness.ts';
 import type { Harness } from './helpers/harness.ts';
 import { commentPayload, event, PR_NUMBER, pullRequestPayload } from './helpers/payloads.ts';
 import { BOT_LOGIN } from './helpers/fake-github.ts';
@@ -16,11 +16,7 @@ describe('/vela slash-commands', () => {
     h = await startHarness();
   });
   afterEach(async () => {
-    await h.close();
-    const pending = nock.pendingMocks();
-    nock.cleanAll();
-    expect(h.errors).toEqual([]);
-    expect(pending).toEqual([]);
+    await closeAndCheck(h);
   });
 
   /** Opens the PR so pr-2 and its sticky comment exist. */

@@ -1,9 +1,8 @@
-import nock from 'nock';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { describeWithPool } from '../helpers/env.ts';
 import { startTestAgent } from '../helpers/agent-harness.ts';
 import type { TestAgent } from '../helpers/agent-harness.ts';
-import { lockDownNetwork, startHarness } from './helpers/harness.ts';
+import { lockDownNetwork, startHarness, closeAndCheck } from './helpers/harness.ts';
 import type { Harness } from './helpers/harness.ts';
 import { runPrLifecycle } from './helpers/lifecycle.ts';
 import { newDeliveryId, pullRequestPayload } from './helpers/payloads.ts';
@@ -20,11 +19,7 @@ describeWithPool('the app with a real agent', () => {
     await agent?.destroy();
   });
   afterEach(async () => {
-    await h?.close();
-    const pending = nock.pendingMocks();
-    nock.cleanAll();
-    expect(h?.errors).toEqual([]);
-    expect(pending).toEqual([]);
+    await closeAndCheck(h);
   });
 
   const prNames = async () => (await h!.client.list()).branches.map((b) => b.name).filter((n) => n.startsWith('pr-'));

@@ -1,17 +1,12 @@
-import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { lockDownNetwork, NOW, startHarness } from './helpers/harness.ts';
+import { lockDownNetwork, NOW, startHarness, closeAndCheck } from './helpers/harness.ts';
 import type { Harness } from './helpers/harness.ts';
 import { runPrLifecycle } from './helpers/lifecycle.ts';
 
 describe('scripted PR lifecycle (in-memory agent)', () => {
   let h: Harness | undefined;
   afterEach(async () => {
-    await h?.close();
-    const pending = nock.pendingMocks();
-    nock.cleanAll();
-    expect(h?.errors).toEqual([]);
-    expect(pending).toEqual([]);
+    await closeAndCheck(h);
   });
 
   it('open ×2, push, /vela reset, /vela extend 2d, close: no branch left, one sticky comment', async () => {

@@ -1,8 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { lockDownNetwork, startHarness } from './helpers/harness.ts';
+import { lockDownNetwork, startHarness, closeAndCheck, checkMocksUsed } from './helpers/harness.ts';
 import type { Harness } from './helpers/harness.ts';
 import { commentPayload, event, PR_NUMBER, pullRequestPayload } from './helpers/payloads.ts';
 import { FAKE_PASSWORD_PREFIX } from './helpers/fake-agent.ts';
@@ -15,11 +14,7 @@ describe('pull_request events', () => {
     h = await startHarness();
   });
   afterEach(async () => {
-    await h.close();
-    const pending = nock.pendingMocks();
-    nock.cleanAll();
-    expect(h.errors).toEqual([]);
-    expect(pending).toEqual([]);
+    await closeAndCheck(h);
   });
 
   it('opened: creates pr-<n> with the configured parent, TTL and labels, and posts one comment without a password', async () => {
@@ -158,11 +153,7 @@ describe('pull_request events', () => {
 });
 
 describe('agent unreachable', () => {
-  afterEach(() => {
-    const pending = nock.pendingMocks();
-    nock.cleanAll();
-    expect(pending).toEqual([]);
-  });
+  afterEach(checkMocksUsed);
 
   it('the comment says the agent is down, and a redelivery once it is back creates the branch', async () => {
     lockDownNetwork();

@@ -1,6 +1,5 @@
-import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { lockDownNetwork, startHarness } from './helpers/harness.ts';
+import { lockDownNetwork, startHarness, closeAndCheck } from './helpers/harness.ts';
 import type { Harness } from './helpers/harness.ts';
 import { newDeliveryId, pullRequestPayload } from './helpers/payloads.ts';
 import { sign, startWebhookServer } from './helpers/webhook-server.ts';
@@ -17,11 +16,7 @@ describe('the HTTP webhook endpoint', () => {
   });
   afterEach(async () => {
     await web.close();
-    await h.close();
-    const pending = nock.pendingMocks();
-    nock.cleanAll();
-    expect(h.errors).toEqual([]);
-    expect(pending).toEqual([]);
+    await closeAndCheck(h);
   });
 
   it('a signed delivery is answered before the (slow) branch is ready; the branch and one comment follow', async () => {

@@ -1,4 +1,5 @@
 import nock from 'nock';
+import { expect } from 'vitest';
 import type { Probot } from 'probot';
 import { AgentClient } from '../../../src/core/client.ts';
 import { createApp, TaskTracker } from '../../../src/app/index.ts';
@@ -56,4 +57,20 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     appFn,
     close: () => agent.stop(),
   };
+}
+
+/** After each test: every GitHub mock was used, then all are cleared. */
+export function checkMocksUsed(): void {
+  const pending = nock.pendingMocks();
+  nock.cleanAll();
+  expect(pending).toEqual([]);
+}
+
+/** After each test with a harness: close it, no background task failed, every GitHub mock was used. */
+export async function closeAndCheck(h: Harness | undefined): Promise<void> {
+  await h?.close();
+  const pending = nock.pendingMocks();
+  nock.cleanAll();
+  expect(h?.errors).toEqual([]);
+  expect(pending).toEqual([]);
 }
