@@ -62,12 +62,14 @@ async function makeParent(targetMB: number, index: number): Promise<Parent> {
   const gen = await generate(src, targetMB * 1_000_000).finally(() => src.end());
   const counts = await openDb(SOURCE_DB).then(async (c) => rowCounts(c).finally(() => c.end()));
   const clusterOnDiskBytes = (await btrfsDu(mainDir)).totalBytes;
-  progress(`  parent: ${SOURCE_DB} ${Math.round(gen.databaseBytes / 1e6)} MB in ${Math.round(gen.ms / 1000)} s; cluster on disk ${Math.round(clusterOnDiskBytes / 1e6)} MB`);
+  progress(
+    `  parent: ${SOURCE_DB} ${Math.round(gen.databaseBytes / 1e6)} MB in ${Math.round(gen.ms / 1000)} s; cluster on disk ${Math.round(clusterOnDiskBytes / 1e6)} MB`,
+  );
   return { targetMB, be, admin, mainDir, counts, gen, clusterOnDiskBytes, openDb };
 }
 
 async function serverMajor(admin: pg.Client): Promise<number> {
-  const v = (await admin.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v;
+  const v = (await admin.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0].v;
   return Math.floor(Number(v) / 10000);
 }
 
@@ -81,7 +83,7 @@ async function runAll(args: BenchArgs): Promise<{ results: SizeResult[]; plan: L
       next(`[${sizeLabel(size)}] generating the parent (${size} MB of rows and indexes in database ${SOURCE_DB})`);
       parents.push(await makeParent(size, i));
     }
-    const plan = await planLogicalCopy(await serverMajor(parents[0]!.admin));
+    const plan = await planLogicalCopy(await serverMajor(parents[0].admin));
 
     next(`vela branch create / reset / delete x${args.runs} on each parent, taking turns`);
     const branches = await benchBranches(
@@ -99,8 +101,15 @@ async function runAll(args: BenchArgs): Promise<{ results: SizeResult[]; plan: L
       const walLog = await benchTemplate(p.admin, p.mainDir, 'wal_log', slow, p.counts, p.openDb);
       next(`${label} ${plan.label} x${slow}`);
       const main = p.be.engine.manager.get('main');
-      const logical = await benchLogical(plan, p.admin, { socketDir: p.be.engine.pg.socketDir(main.port), port: main.port }, slow, p.counts, p.openDb);
-      results.push(toResult(p, branches[k]!, clone, walLog, logical, plan));
+      const logical = await benchLogical(
+        plan,
+        p.admin,
+        { socketDir: p.be.engine.pg.socketDir(main.port), port: main.port },
+        slow,
+        p.counts,
+        p.openDb,
+      );
+      results.push(toResult(p, branches[k], clone, walLog, logical, plan));
     }
     return { results, plan };
   } finally {
@@ -113,10 +122,23 @@ async function runAll(args: BenchArgs): Promise<{ results: SizeResult[]; plan: L
   }
 }
 
-function toResult(p: Parent, br: BranchSamples, clone: TemplateSamples, walLog: TemplateSamples, logical: LogicalSamples, plan: LogicalPlan): SizeResult {
+function toResult(
+  p: Parent,
+  br: BranchSamples,
+  clone: TemplateSamples,
+  walLog: TemplateSamples,
+  logical: LogicalSamples,
+  plan: LogicalPlan,
+): SizeResult {
   return {
     targetMB: p.targetMB,
-    parent: { databaseBytes: p.gen.databaseBytes, clusterOnDiskBytes: p.clusterOnDiskBytes, events: p.gen.events, accounts: p.gen.accounts, generateMs: Math.round(p.gen.ms) },
+    parent: {
+      databaseBytes: p.gen.databaseBytes,
+      clusterOnDiskBytes: p.clusterOnDiskBytes,
+      events: p.gen.events,
+      accounts: p.gen.accounts,
+      generateMs: Math.round(p.gen.ms),
+    },
     ops: {
       branchCreate: op('vela branch create (wall clock until a TCP login works)', br.createWallMs),
       branchCreateEngine: op('vela branch create (engine createMs)', br.createEngineMs),
@@ -143,7 +165,7 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root: it loop-mounts a btrfs pool image (run it with sudo)');
   const started = Date.now();
   // Other work on the host shows up in the timings (2 cores): record how busy it was.
-  const loadAtStart = loadavg()[0]!;
+  const loadAtStart = loadavg()[0];
   const { results, plan } = await runAll(args);
 
   const table = renderTable(results);
@@ -156,10 +178,12 @@ async function main(): Promise<void> {
     kernel: release(),
     node: process.version,
     storage: 'btrfs on a loop-mounted sparse image file (created by the engine)',
-    loadAvg1m: { atStart: round2(loadAtStart), atEnd: round2(loadavg()[0]!) },
+    loadAvg1m: { atStart: round2(loadAtStart), atEnd: round2(loadavg()[0]) },
   };
   process.stdout.write(`\n${table}\n\nchecks:\n${renderChecks(checkList)}\n`);
-  process.stdout.write(`\n${machine.cpus} x ${machine.cpuModel}, ${machine.memGiB} GiB, Linux ${machine.kernel}; ${machine.storage}; load average ${machine.loadAvg1m.atStart} → ${machine.loadAvg1m.atEnd}; total ${Math.round((Date.now() - started) / 1000)} s\n`);
+  process.stdout.write(
+    `\n${machine.cpus} x ${machine.cpuModel}, ${machine.memGiB} GiB, Linux ${machine.kernel}; ${machine.storage}; load average ${machine.loadAvg1m.atStart} → ${machine.loadAvg1m.atEnd}; total ${Math.round((Date.now() - started) / 1000)} s\n`,
+  );
   const report = {
     date: new Date().toISOString(),
     durationS: Math.round((Date.now() - started) / 1000),

@@ -15,7 +15,7 @@ export const USAGE = 'usage: node bench/create.ts [--sizes 100,1000] [--runs 7] 
 export function parseArgs(argv: readonly string[]): BenchArgs {
   const args: BenchArgs = { sizes: [100, 1000], runs: 7, slowRuns: 3, out: 'bench/results/latest.json', keep: false };
   for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
+    const flag = argv[i];
     const value = () => {
       const v = argv[++i];
       if (v === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
@@ -44,6 +44,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '-h':
         process.stdout.write(`${USAGE}\n`);
         process.exit(0);
+        break;
       default:
         throw new Error(`unknown argument ${flag}\n${USAGE}`);
     }

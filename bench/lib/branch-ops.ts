@@ -36,17 +36,27 @@ export async function benchBranches(parents: readonly BranchParent[], runs: numb
   for (const p of parents) {
     await p.engine.manager.create({ name: 'bench-warmup', parent: 'main' });
     await p.engine.manager.delete('bench-warmup');
-    out.push({ createWallMs: [], createEngineMs: [], resetMs: [], deleteMs: [], exclusiveBytes: [], poolUsedBefore: await settledUsage(p.engine), poolUsedAfter: 0 });
+    out.push({
+      createWallMs: [],
+      createEngineMs: [],
+      resetMs: [],
+      deleteMs: [],
+      exclusiveBytes: [],
+      poolUsedBefore: await settledUsage(p.engine),
+      poolUsedAfter: 0,
+    });
   }
   for (let i = 1; i <= runs; i++) {
     const order = parents.map((_, k) => k);
     if (i % 2 === 0) order.reverse();
     for (const k of order) {
-      const ms = await oneRun(parents[k]!, i, out[k]!);
-      progress(`  branch run ${i}/${runs} ${parents[k]!.label}: create ${Math.round(ms)} ms, exclusive ${fmtKiB(out[k]!.exclusiveBytes.at(-1))}`);
+      const ms = await oneRun(parents[k], i, out[k]);
+      progress(
+        `  branch run ${i}/${runs} ${parents[k].label}: create ${Math.round(ms)} ms, exclusive ${fmtKiB(out[k].exclusiveBytes.at(-1))}`,
+      );
     }
   }
-  for (const [k, p] of parents.entries()) out[k]!.poolUsedAfter = await settledUsage(p.engine);
+  for (const [k, p] of parents.entries()) out[k].poolUsedAfter = await settledUsage(p.engine);
   return out;
 }
 

@@ -89,7 +89,7 @@ export async function generate(db: pg.Client, targetBytes: number): Promise<Gene
 
 export async function databaseSize(db: pg.Client, name = SOURCE_DB): Promise<number> {
   const r = await db.query<{ bytes: string }>('SELECT pg_database_size($1) AS bytes', [name]);
-  return Number(r.rows[0]!.bytes);
+  return Number(r.rows[0].bytes);
 }
 
 /** Row counts, to prove a copy holds what its source holds. */
@@ -97,7 +97,7 @@ export async function rowCounts(db: pg.Client): Promise<Record<string, number>> 
   const out: Record<string, number> = {};
   for (const t of TABLES) {
     const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${t}`);
-    out[t] = Number(r.rows[0]!.n);
+    out[t] = Number(r.rows[0].n);
   }
   return out;
 }

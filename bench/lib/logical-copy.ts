@@ -15,8 +15,7 @@ import { progress } from './progress.ts';
  * (what pg_restore does, minus pg_dump's compression, so if anything it flatters the logical copy).
  */
 export type LogicalPlan =
-  | { kind: 'pg_dump'; pgDump: ClientTool; pgRestore: ClientTool; label: string }
-  | { kind: 'copy_pipe'; psql: ClientTool; label: string };
+  { kind: 'pg_dump'; pgDump: ClientTool; pgRestore: ClientTool; label: string } | { kind: 'copy_pipe'; psql: ClientTool; label: string };
 
 export async function planLogicalCopy(serverMajor: number): Promise<LogicalPlan> {
   const pgDump = await findNewestTool('pg_dump');
@@ -66,7 +65,13 @@ export async function benchLogical(
 }
 
 /** One logical copy of SOURCE_DB into a new database `name`; returns the bytes streamed. */
-async function logicalCopy(plan: LogicalPlan, admin: pg.Client, target: LogicalTarget, name: string, openDb: (name: string) => Promise<pg.Client>): Promise<number> {
+async function logicalCopy(
+  plan: LogicalPlan,
+  admin: pg.Client,
+  target: LogicalTarget,
+  name: string,
+  openDb: (name: string) => Promise<pg.Client>,
+): Promise<number> {
   await admin.query(`CREATE DATABASE ${name}`);
   const conn = (db: string) => ['-h', target.socketDir, '-p', String(target.port), '-U', SUPERUSER, '-d', db];
   const env = { PATH: process.env.PATH, LANG: 'C.UTF-8', PGCONNECT_TIMEOUT: '10' };

@@ -13,6 +13,7 @@ export async function btrfsDu(path: string): Promise<{ totalBytes: number; exclu
   const cols = (r.stdout.trim().split('\n').pop() ?? '').trim().split(/\s+/);
   const totalBytes = Number(cols[0]);
   const exclusiveBytes = Number(cols[1]);
-  if (!Number.isFinite(totalBytes) || !Number.isFinite(exclusiveBytes)) throw new Error(`cannot read btrfs filesystem du output: ${r.stdout.slice(0, 200)}`);
+  if (!Number.isFinite(totalBytes) || !Number.isFinite(exclusiveBytes))
+    throw new Error(`cannot read btrfs filesystem du output: ${r.stdout.slice(0, 200)}`);
   return { totalBytes, exclusiveBytes };
 }

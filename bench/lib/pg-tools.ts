@@ -30,7 +30,7 @@ export async function findNewestTool(name: string): Promise<ClientTool | null> {
       continue;
     }
     const r = await runCommand([path, '--version'], { allowFailure: true }).catch(() => null);
-    const m = r && r.code === 0 ? /\)\s*(\d+)/.exec(r.stdout) ?? /(\d+)\.\d+/.exec(r.stdout) : null;
+    const m = r && r.code === 0 ? (/\)\s*(\d+)/.exec(r.stdout) ?? /(\d+)\.\d+/.exec(r.stdout)) : null;
     if (!m) continue;
     const major = Number(m[1]);
     if (!best || major > best.major) best = { path, major };

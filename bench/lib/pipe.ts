@@ -11,20 +11,23 @@ export interface PipeResult {
  */
 export function runPipe(producer: readonly string[], consumer: readonly string[], env: NodeJS.ProcessEnv): Promise<PipeResult> {
   return new Promise((resolve, reject) => {
-    const left = spawn(producer[0]!, producer.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const right = spawn(consumer[0]!, consumer.slice(1), { env, stdio: ['pipe', 'ignore', 'pipe'] });
+    const left = spawn(producer[0], producer.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const right = spawn(consumer[0], consumer.slice(1), { env, stdio: ['pipe', 'ignore', 'pipe'] });
     let bytes = 0;
-    left.stdout!.on('data', (d: Buffer) => {
+    left.stdout.on('data', (d: Buffer) => {
       bytes += d.length;
     });
-    left.stdout!.pipe(right.stdin!);
-    right.stdin!.on('error', () => {}); // EPIPE when the consumer dies first: its exit code tells why
-    const exits = [watch(left, producer[0]!), watch(right, consumer[0]!)];
-    Promise.all(exits).then(() => resolve({ bytes }), (err: Error) => {
-      left.kill('SIGKILL');
-      right.kill('SIGKILL');
-      reject(err);
-    });
+    left.stdout.pipe(right.stdin);
+    right.stdin.on('error', () => {}); // EPIPE when the consumer dies first: its exit code tells why
+    const exits = [watch(left, producer[0]), watch(right, consumer[0])];
+    Promise.all(exits).then(
+      () => resolve({ bytes }),
+      (err: Error) => {
+        left.kill('SIGKILL');
+        right.kill('SIGKILL');
+        reject(err);
+      },
+    );
   });
 }
 

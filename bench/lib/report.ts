@@ -6,7 +6,15 @@ export interface OpResult {
   summary: Summary;
 }
 
-export const OP_ORDER = ['branchCreate', 'branchCreateEngine', 'branchReset', 'branchDelete', 'templateClone', 'templateWalLog', 'logical'] as const;
+export const OP_ORDER = [
+  'branchCreate',
+  'branchCreateEngine',
+  'branchReset',
+  'branchDelete',
+  'templateClone',
+  'templateWalLog',
+  'logical',
+] as const;
 export type OpKey = (typeof OP_ORDER)[number];
 
 export interface SizeResult {
@@ -67,10 +75,15 @@ function ratio(a: number | null | undefined, b: number | null | undefined): numb
  * branch create (wall) at the same size.
  */
 export function renderTable(results: readonly SizeResult[]): string {
-  const first = results[0]!;
-  const last = results[results.length - 1]!;
+  const first = results[0];
+  const last = results[results.length - 1];
   const spread = results.length > 1 ? `ratio ${sizeLabel(last.targetMB).slice(1)}/${sizeLabel(first.targetMB).slice(1)}` : 'ratio';
-  const header = ['operation', ...results.map((r) => sizeLabel(r.targetMB)), spread, `vs branch create (${results.map((r) => sizeLabel(r.targetMB)).join(' / ')})`];
+  const header = [
+    'operation',
+    ...results.map((r) => sizeLabel(r.targetMB)),
+    spread,
+    `vs branch create (${results.map((r) => sizeLabel(r.targetMB)).join(' / ')})`,
+  ];
   const rows: string[][] = [];
   for (const key of OP_ORDER) {
     const label = results.find((r) => r.ops[key])?.ops[key]!.label;
@@ -83,7 +96,9 @@ export function renderTable(results: readonly SizeResult[]): string {
         return s ? `${fmtMs(s.median)} (p90 ${fmtMs(s.p90)}, n=${s.n})` : '-';
       }),
       results.length > 1 ? fmtRatio(ratio(medians[medians.length - 1], medians[0])) : '-',
-      key === 'branchCreate' ? '1x' : results.map((r) => fmtRatio(ratio(r.ops[key]?.summary.median, r.ops.branchCreate?.summary.median))).join(' / '),
+      key === 'branchCreate'
+        ? '1x'
+        : results.map((r) => fmtRatio(ratio(r.ops[key]?.summary.median, r.ops.branchCreate?.summary.median))).join(' / '),
     ]);
   }
   const byteRows: [string, (r: SizeResult) => number | null][] = [
@@ -92,7 +107,10 @@ export function renderTable(results: readonly SizeResult[]): string {
     ['fresh branch: exclusive bytes (median of runs)', (r) => r.bytes.branchExclusiveMedian],
     ['FILE_COPY clone database: exclusive bytes', (r) => r.bytes.templateCloneExclusive],
     ['WAL_LOG copy database: exclusive bytes', (r) => r.bytes.templateWalLogExclusive],
-    ['pool used after deleting every branch, minus before (btrfs settled; main keeps writing WAL)', (r) => r.pool.usedAfterDeletesBytes - r.pool.usedBeforeBytes],
+    [
+      'pool used after deleting every branch, minus before (btrfs settled; main keeps writing WAL)',
+      (r) => r.pool.usedAfterDeletesBytes - r.pool.usedBeforeBytes,
+    ],
   ];
   for (const [label, get] of byteRows) {
     const values = results.map(get);
@@ -106,8 +124,8 @@ export const LIMITS = { createMedianMs: 300, sizeRatio: 1.5, freshExclusiveBytes
 
 /** The issue's acceptance numbers, on the largest and smallest parent of this run. */
 export function checks(results: readonly SizeResult[]): Check[] {
-  const first = results[0]!;
-  const last = results[results.length - 1]!;
+  const first = results[0];
+  const last = results[results.length - 1];
   const big = last.ops.branchCreate?.summary.median ?? null;
   const small = first.ops.branchCreate?.summary.median ?? null;
   const sizeRatio = results.length > 1 ? ratio(big, small) : null;
@@ -116,13 +134,21 @@ export function checks(results: readonly SizeResult[]): Check[] {
   const bigLabel = sizeLabel(last.targetMB).slice(1);
   const smallLabel = sizeLabel(first.targetMB).slice(1);
   return [
-    { name: `${bigLabel} create median < ${LIMITS.createMedianMs} ms`, value: big === null ? '-' : fmtMs(big), pass: big === null ? null : big < LIMITS.createMedianMs },
+    {
+      name: `${bigLabel} create median < ${LIMITS.createMedianMs} ms`,
+      value: big === null ? '-' : fmtMs(big),
+      pass: big === null ? null : big < LIMITS.createMedianMs,
+    },
     {
       name: `${bigLabel}/${smallLabel} ratio < ${LIMITS.sizeRatio}`,
       value: sizeRatio === null ? 'needs two sizes' : `${sizeRatio.toFixed(3)}x`,
       pass: sizeRatio === null ? null : sizeRatio < LIMITS.sizeRatio,
     },
-    { name: `fresh branch exclusive < ${fmtBytes(LIMITS.freshExclusiveBytes)}`, value: worst === null ? '-' : `${fmtBytes(worst)} (worst run)`, pass: worst === null ? null : worst < LIMITS.freshExclusiveBytes },
+    {
+      name: `fresh branch exclusive < ${fmtBytes(LIMITS.freshExclusiveBytes)}`,
+      value: worst === null ? '-' : `${fmtBytes(worst)} (worst run)`,
+      pass: worst === null ? null : worst < LIMITS.freshExclusiveBytes,
+    },
   ];
 }
 

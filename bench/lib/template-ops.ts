@@ -34,7 +34,7 @@ export async function benchTemplate(
     const t = await timed(() => admin.query(`CREATE DATABASE ${name} TEMPLATE ${SOURCE_DB} ${sql}`));
     out.ms.push(t.ms);
     if (i === 1) {
-      const oid = (await admin.query<{ oid: string }>('SELECT oid FROM pg_database WHERE datname = $1', [name])).rows[0]!.oid;
+      const oid = (await admin.query<{ oid: string }>('SELECT oid FROM pg_database WHERE datname = $1', [name])).rows[0].oid;
       await admin.query('CHECKPOINT'); // WAL_LOG writes through shared buffers: flush before measuring the files
       out.exclusiveBytes = (await btrfsDu(join(mainDir, 'base', String(oid)))).exclusiveBytes;
       await assertCopyHoldsData(openDb, name, expectedRows);
@@ -45,11 +45,16 @@ export async function benchTemplate(
   return out;
 }
 
-export async function assertCopyHoldsData(openDb: (name: string) => Promise<pg.Client>, name: string, expected: Record<string, number>): Promise<void> {
+export async function assertCopyHoldsData(
+  openDb: (name: string) => Promise<pg.Client>,
+  name: string,
+  expected: Record<string, number>,
+): Promise<void> {
   const c = await openDb(name);
   try {
     const got = await rowCounts(c);
-    if (JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`copy ${name} has rows ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`);
+    if (JSON.stringify(got) !== JSON.stringify(expected))
+      throw new Error(`copy ${name} has rows ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`);
   } finally {
     await c.end();
   }

@@ -35,6 +35,8 @@ export async function resolveAgentToken(
   try {
     return await getIDToken(inputs.oidcAudience);
   } catch (err) {
-    throw new AuthError(`could not get the job's OIDC token for audience ${JSON.stringify(inputs.oidcAudience)}: ${(err as Error).message}`);
+    throw new AuthError(
+      `could not get the job's OIDC token for audience ${JSON.stringify(inputs.oidcAudience)}: ${(err as Error).message}`,
+    );
   }
 }

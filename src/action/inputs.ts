@@ -103,9 +103,10 @@ export class InputError extends Error {
 
 /** Reads every input once (never at import) and validates them together, naming each bad input. */
 export function readInputs(getInput: (name: string) => string, ctx: RunContext): ActionInputs {
-  const raw = Object.fromEntries(
-    Object.entries(INPUT_NAMES).map(([field, name]) => [field, getInput(name).trim()]),
-  ) as Record<keyof ActionInputs, string>;
+  const raw = Object.fromEntries(Object.entries(INPUT_NAMES).map(([field, name]) => [field, getInput(name).trim()])) as Record<
+    keyof ActionInputs,
+    string
+  >;
   raw.branch ||= defaultBranchName(ctx);
   raw.envVar ||= 'DATABASE_URL';
   raw.reportKey ||= ctx.job;
@@ -115,7 +116,8 @@ export function readInputs(getInput: (name: string) => string, ctx: RunContext):
       const field = issue.path[0] as keyof ActionInputs | undefined;
       const name = field ? INPUT_NAMES[field] : 'inputs';
       // Never echo the value of a secret input back into the log.
-      const shown = field && !['token', 'githubToken'].includes(field) && raw[field] ? ` (got ${JSON.stringify(raw[field].slice(0, 80))})` : '';
+      const shown =
+        field && !['token', 'githubToken'].includes(field) && raw[field] ? ` (got ${JSON.stringify(raw[field].slice(0, 80))})` : '';
       return `input \`${name}\`: ${issue.message}${shown}`;
     });
     throw new InputError(problems.join('; '));

@@ -1,1 +1,2 @@
-import { run } from './run.ts'; await run();
+import { run } from './run.ts';
+await run();

@@ -1,1 +1,2 @@
-import { runPost } from './run.ts'; await runPost();
+import { runPost } from './run.ts';
+await runPost();

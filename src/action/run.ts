@@ -132,7 +132,9 @@ async function runCommand(inputs: ActionInputs, ctx: RunContext, deps: RunDeps, 
   if (!canAuth) {
     const reason = skipReason(ctx);
     if (reason) {
-      core.notice(`vela-branch skipped: ${reason}. Later steps get no ${inputs.envVar}; guard them with \`if: steps.<id>.outputs.skipped != 'true'\`.`);
+      core.notice(
+        `vela-branch skipped: ${reason}. Later steps get no ${inputs.envVar}; guard them with \`if: steps.<id>.outputs.skipped != 'true'\`.`,
+      );
       core.setOutput('branch', inputs.branch);
       core.setOutput('skipped', 'true');
       return;
@@ -164,9 +166,14 @@ async function runCommand(inputs: ActionInputs, ctx: RunContext, deps: RunDeps, 
     }
     case 'reset':
     case 'rebase': {
-      const res = inputs.command === 'reset' ? await resetBranch({ name, wait: deps.wait }, client) : await rebaseBranch({ name, wait: deps.wait }, client);
+      const res =
+        inputs.command === 'reset'
+          ? await resetBranch({ name, wait: deps.wait }, client)
+          : await rebaseBranch({ name, wait: deps.wait }, client);
       publishConnection(core, masker, inputs, { connection: res.connection, created: false, branchName: name });
-      core.info(`Branch ${name} ${inputs.command === 'reset' ? 'reset to' : 'rebased onto'} the current state of ${res.branch.parent ?? 'its parent'}`);
+      core.info(
+        `Branch ${name} ${inputs.command === 'reset' ? 'reset to' : 'rebased onto'} the current state of ${res.branch.parent ?? 'its parent'}`,
+      );
       return;
     }
     case 'delete': {

@@ -96,7 +96,9 @@ export function build(deps: AppDeps): FastifyInstance {
   });
 
   app.setNotFoundHandler((req, reply) => {
-    return reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]?.slice(0, 200)}` } });
+    return reply
+      .status(404)
+      .send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]?.slice(0, 200)}` } });
   });
 
   app.register(systemRoutes, deps);

@@ -41,7 +41,7 @@ export class AuditLog {
     const records = await this.readAll();
     const out: AuditRecord[] = [];
     for (let i = records.length - 1; i >= 0 && out.length < limit; i--) {
-      const rec = records[i]!;
+      const rec = records[i];
       if (opts.branch === undefined || rec.branch === opts.branch) out.push(rec);
     }
     return out;

@@ -27,28 +27,29 @@ export interface ListenAddress {
 
 export function parseListen(text: string): ListenAddress | null {
   const m = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(text) ?? /^([^\s:[\]]+):(\d{1,5})$/.exec(text);
-  const [host, portText] = m ? [m[1]!, m[2]!] : /^\d{1,5}$/.test(text) ? ['127.0.0.1', text] : [null, null];
+  const [host, portText] = m ? [m[1], m[2]] : /^\d{1,5}$/.test(text) ? ['127.0.0.1', text] : [null, null];
   if (host === null) return null;
   const n = Number(portText);
   return n <= 65535 ? { host, port: n } : null;
 }
 
-const listen = z
-  .union([z.string(), z.number()])
-  .transform((value, ctx) => {
-    const parsed = parseListen(String(value));
-    if (!parsed) {
-      ctx.addIssue({ code: 'custom', message: 'expected HOST:PORT, e.g. 127.0.0.1:7070 or [::1]:7070' });
-      return z.NEVER;
-    }
-    return parsed;
-  });
+const listen = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const parsed = parseListen(String(value));
+  if (!parsed) {
+    ctx.addIssue({ code: 'custom', message: 'expected HOST:PORT, e.g. 127.0.0.1:7070 or [::1]:7070' });
+    return z.NEVER;
+  }
+  return parsed;
+});
 
 const tokenSchema = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'expected 1-64 characters of letters, digits, _ . @ -'),
     token: z.string().min(16, 'expected at least 16 characters').optional(),
-    tokenSha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex digits').optional(),
+    tokenSha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex digits')
+      .optional(),
     scope: z.enum(['admin', 'write', 'read']),
     prefixes: z.array(prefix).optional(),
     parents: z.array(branchName).optional(),
@@ -61,7 +62,10 @@ const tokenSchema = z
 
 const oidcRule = z
   .strictObject({
-    repository: z.string().regex(/^[^/\s]+\/[^/\s]+$/, 'expected OWNER/REPO').optional(),
+    repository: z
+      .string()
+      .regex(/^[^/\s]+\/[^/\s]+$/, 'expected OWNER/REPO')
+      .optional(),
     repository_owner: z.string().min(1).optional(),
     ref: z.string().min(1).optional(),
     event_name: z.string().min(1).optional(),
@@ -130,10 +134,22 @@ const schema = z.strictObject({
   clientBin: z.string().min(1).nullable().default(null),
   /** Masked parents rebuilt after every refresh of main: SQL files are relative to the config file. */
   templates: z
-    .array(z.strictObject({ name: branchName, from: branchName.default('main'), sql: z.array(z.string().min(1)).min(1, 'expected at least one SQL file') }))
+    .array(
+      z.strictObject({
+        name: branchName,
+        from: branchName.default('main'),
+        sql: z.array(z.string().min(1)).min(1, 'expected at least one SQL file'),
+      }),
+    )
     .default([]),
   refresh: z
-    .strictObject({ schedule: z.string().refine((s) => cronProblem(s) === null, { error: 'expected a 5-field cron expression, e.g. "0 3 * * *"' }).nullable().default(null) })
+    .strictObject({
+      schedule: z
+        .string()
+        .refine((s) => cronProblem(s) === null, { error: 'expected a 5-field cron expression, e.g. "0 3 * * *"' })
+        .nullable()
+        .default(null),
+    })
     .prefault({}),
 });
 

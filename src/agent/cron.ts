@@ -25,7 +25,7 @@ function expand(field: string, { min, max }: { min: number; max: number }): Set<
 function parse(expr: string): Set<number>[] | null {
   const parts = expr.trim().split(/\s+/);
   if (parts.length !== 5) return null;
-  const sets = parts.map((p, i) => expand(p, FIELDS[i]!));
+  const sets = parts.map((p, i) => expand(p, FIELDS[i]));
   return sets.every(Boolean) ? (sets as Set<number>[]) : null;
 }
 
@@ -38,10 +38,10 @@ export function cronMatches(expr: string, at: Date): boolean {
   if (!s) return false;
   const dow = at.getUTCDay();
   return (
-    s[0]!.has(at.getUTCMinutes()) &&
-    s[1]!.has(at.getUTCHours()) &&
-    s[2]!.has(at.getUTCDate()) &&
-    s[3]!.has(at.getUTCMonth() + 1) &&
-    (s[4]!.has(dow) || (dow === 0 && s[4]!.has(7)))
+    s[0].has(at.getUTCMinutes()) &&
+    s[1].has(at.getUTCHours()) &&
+    s[2].has(at.getUTCDate()) &&
+    s[3].has(at.getUTCMonth() + 1) &&
+    (s[4].has(dow) || (dow === 0 && s[4].has(7)))
   );
 }

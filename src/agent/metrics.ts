@@ -33,7 +33,7 @@ export class Metrics {
     const h = this.durations.get(op);
     if (!h || !Number.isFinite(seconds) || seconds < 0) return;
     DURATION_BUCKETS.forEach((le, i) => {
-      if (seconds <= le) h.buckets[i]!++;
+      if (seconds <= le) h.buckets[i]++;
     });
     h.sum += seconds;
     h.count++;
@@ -67,7 +67,7 @@ export class Metrics {
     header(out, name, 'histogram', 'Duration of branch operations in seconds.');
     for (const op of OPERATIONS) {
       const h = this.durations.get(op)!;
-      DURATION_BUCKETS.forEach((le, i) => out.push(sample(`${name}_bucket`, { op, le: String(le) }, h.buckets[i]!)));
+      DURATION_BUCKETS.forEach((le, i) => out.push(sample(`${name}_bucket`, { op, le: String(le) }, h.buckets[i])));
       out.push(sample(`${name}_bucket`, { op, le: '+Inf' }, h.count));
       out.push(sample(`${name}_sum`, { op }, h.sum));
       out.push(sample(`${name}_count`, { op }, h.count));

@@ -54,7 +54,7 @@ const MAX_OUTPUT = 8 * 1024 * 1024;
 export const runCommand: Runner = (argv, opts = {}) =>
   new Promise((resolve, reject) => {
     if (argv.length === 0) return reject(new Error('runner: empty argv'));
-    const child = spawn(argv[0]!, argv.slice(1), {
+    const child = spawn(argv[0], argv.slice(1), {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       uid: opts.uid,
@@ -73,7 +73,7 @@ export const runCommand: Runner = (argv, opts = {}) =>
       opts.onOutput?.(d.toString());
     });
     child.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') reject(new CommandNotFoundError(argv[0]!));
+      if (err.code === 'ENOENT') reject(new CommandNotFoundError(argv[0]));
       else reject(err);
     });
     child.on('close', (code, signal) => {

@@ -81,7 +81,9 @@ export async function startAgent(
     if (!schedule || minute === lastMinute || !cronMatches(schedule, now)) return;
     lastMinute = minute;
     logger.info({ schedule }, 'scheduled refresh of main');
-    void engine.builder.refresh().catch((e) => logger.error({ error: (e as Error).message }, 'scheduled refresh failed; the previous main keeps serving'));
+    void engine.builder
+      .refresh()
+      .catch((e) => logger.error({ error: (e as Error).message }, 'scheduled refresh failed; the previous main keeps serving'));
   }, 20_000);
   cron.unref();
   await app.listen({ host: cfg.listen.host, port: cfg.listen.port });

@@ -41,7 +41,11 @@ export async function runCommand(p: CommandParams): Promise<CommandResult> {
       return { ok: false, unreachable: true, text: 'The vela agent is unreachable right now; try again in a minute.' };
     }
     if (err.status === 404 && p.command.name !== 'create') {
-      return { ok: false, text: `This PR has no branch \`${name}\`. Comment \`/vela create\` to make one.`, sticky: { kind: 'missing', name } };
+      return {
+        ok: false,
+        text: `This PR has no branch \`${name}\`. Comment \`/vela create\` to make one.`,
+        sticky: { kind: 'missing', name },
+      };
     }
     return { ok: false, text: `The vela agent refused: ${err.message}${conflictList(err)}` };
   }
@@ -59,11 +63,19 @@ async function dispatch(p: CommandParams, name: string): Promise<CommandResult> 
     case 'reset': {
       const branch = withoutCredentials(await agent.reset(name));
       const took = branch.timings?.resetMs != null ? ` in ${formatDuration(branch.timings.resetMs)}` : '';
-      return { ok: true, text: `Reset \`${name}\` to the current state of \`${branch.parent ?? 'its parent'}\`${took}. Connection strings stay valid.`, sticky: { kind: 'branch', branch } };
+      return {
+        ok: true,
+        text: `Reset \`${name}\` to the current state of \`${branch.parent ?? 'its parent'}\`${took}. Connection strings stay valid.`,
+        sticky: { kind: 'branch', branch },
+      };
     }
     case 'rebase': {
       const branch = withoutCredentials(await agent.rebase(name));
-      return { ok: true, text: `Rebased \`${name}\` onto the current state of \`${branch.parent ?? 'its parent'}\`.`, sticky: { kind: 'branch', branch } };
+      return {
+        ok: true,
+        text: `Rebased \`${name}\` onto the current state of \`${branch.parent ?? 'its parent'}\`.`,
+        sticky: { kind: 'branch', branch },
+      };
     }
     case 'diff': {
       const diff = await agent.diff(name);
@@ -72,7 +84,15 @@ async function dispatch(p: CommandParams, name: string): Promise<CommandResult> 
     case 'destroy': {
       const outcome = await destroyBranch(agent, name);
       if (outcome === 'absent') return { ok: true, text: `\`${name}\` did not exist; nothing to do.`, sticky: { kind: 'missing', name } };
-      return { ok: true, text: `Deleted \`${name}\`.`, sticky: { kind: 'destroyed', name, reason: `Deleted by @${p.actor} with \`/vela destroy\`. Comment \`/vela create\` for a new one.` } };
+      return {
+        ok: true,
+        text: `Deleted \`${name}\`.`,
+        sticky: {
+          kind: 'destroyed',
+          name,
+          reason: `Deleted by @${p.actor} with \`/vela destroy\`. Comment \`/vela create\` for a new one.`,
+        },
+      };
     }
     case 'create': {
       const parent = command.from ?? p.config.parent;
@@ -85,7 +105,11 @@ async function dispatch(p: CommandParams, name: string): Promise<CommandResult> 
     }
     case 'extend': {
       const branch = withoutCredentials(await agent.patch(name, { ttl: command.ttl }));
-      return { ok: true, text: `Extended \`${name}\`: it now ${ttlNote(branch, p.now).replace(/^, /, '') || 'has no expiry'}.`, sticky: { kind: 'branch', branch } };
+      return {
+        ok: true,
+        text: `Extended \`${name}\`: it now ${ttlNote(branch, p.now).replace(/^, /, '') || 'has no expiry'}.`,
+        sticky: { kind: 'branch', branch },
+      };
     }
   }
 }
@@ -100,7 +124,9 @@ function renderDiff(name: string, diff: { sql: string; summary: string[] }): str
   if (!diff.sql.trim() && diff.summary.length === 0) return `\`${name}\` has the same schema as its parent.`;
   const sql = diff.sql.length > MAX_DIFF_CHARS ? `${diff.sql.slice(0, MAX_DIFF_CHARS)}\n-- … truncated` : diff.sql;
   const fence = sql.includes('```') ? '~~~~' : '```';
-  return [`Schema diff of \`${name}\` against its parent:`, '', ...diff.summary.map((s) => `- ${s}`), '', `${fence}sql`, sql, fence].join('\n');
+  return [`Schema diff of \`${name}\` against its parent:`, '', ...diff.summary.map((s) => `- ${s}`), '', `${fence}sql`, sql, fence].join(
+    '\n',
+  );
 }
 
 function conflictList(err: AgentError): string {

@@ -34,7 +34,7 @@ export const COMMAND_SUMMARY: ReadonlyArray<[string, string]> = [
 
 /** Reads a slash-command from the first line of a comment; everything after that line is ignored. */
 export function parseComment(body: string | null | undefined): ParsedComment {
-  const line = (body ?? '').split(/\r?\n/, 1)[0]!.trim();
+  const line = (body ?? '').split(/\r?\n/, 1)[0].trim();
   if (!PREFIX.test(line)) return { kind: 'none' };
   const words = line.split(/\s+/).slice(1);
   const [verb, ...args] = words;
@@ -47,15 +47,15 @@ export function parseComment(body: string | null | undefined): ParsedComment {
   }
   if (verb === 'extend') {
     if (args.length !== 1) return invalid('`extend` takes exactly one duration, e.g. `/vela extend 2d`');
-    if (parseDuration(args[0]!) === null) return invalid(DURATION_RULE);
-    return { kind: 'command', command: { name: 'extend', ttl: args[0]! }, line };
+    if (parseDuration(args[0]) === null) return invalid(DURATION_RULE);
+    return { kind: 'command', command: { name: 'extend', ttl: args[0] }, line };
   }
   if (verb === 'create') {
     if (args.length === 0) return { kind: 'command', command: { name: 'create' }, line };
     if (args.length !== 2 || args[0] !== '--from') return invalid('usage: `/vela create [--from PARENT]`');
     const problem = branchNameProblem(args[1]);
     if (problem) return invalid(problem);
-    return { kind: 'command', command: { name: 'create', from: args[1]! }, line };
+    return { kind: 'command', command: { name: 'create', from: args[1] }, line };
   }
   return invalid(`unknown command \`${verb.replace(/`/g, '').slice(0, 40)}\``);
 }

@@ -55,11 +55,7 @@ function renderBody(view: StickyView, ctx: StickyContext): string[] {
     case 'destroyed':
       return [`### 🗑️ Database branch \`${view.name}\`: destroyed`, '', view.reason];
     case 'missing':
-      return [
-        `### ⚪ Database branch \`${view.name}\`: none`,
-        '',
-        'This PR has no database branch. Comment `/vela create` to make one.',
-      ];
+      return [`### ⚪ Database branch \`${view.name}\`: none`, '', 'This PR has no database branch. Comment `/vela create` to make one.'];
     case 'agent-down':
       return [
         `### ⚠️ Database branch \`${view.name}\`: agent unreachable`,

@@ -26,5 +26,5 @@ export function readAppSettings(env: AppEnv): { agentUrl: string; token?: string
 export async function runApp(env: AppEnv = process.env): Promise<Server> {
   const settings = readAppSettings(env);
   const agent = new AgentClient({ url: settings.agentUrl, token: settings.token, userAgent: 'vela-branch-app' });
-  return run(createApp({ agent, appSlug: settings.appSlug }), { env: env as NodeJS.ProcessEnv });
+  return run(createApp({ agent, appSlug: settings.appSlug }), { env: env });
 }

@@ -10,6 +10,7 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedInput
   const rest = cut >= 0 ? argv.slice(cut + 1) : [];
   let parsed: { values: OptionValues; positionals: string[] };
   try {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- the spec is only known at run time
     parsed = parseArgs({
       args: own,
       options: { ...spec.options, help: { type: 'boolean', short: 'h' } },

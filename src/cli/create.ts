@@ -20,7 +20,7 @@ export const createCommand: CommandSpec = {
     json: { type: 'boolean' },
   },
   optionHelp: [
-    ['--from PARENT', 'branch to snapshot (default: the agent\'s default, main)'],
+    ['--from PARENT', "branch to snapshot (default: the agent's default, main)"],
     ['--ttl DURATION', 'delete automatically after e.g. 30m, 2h, 7d'],
     ['--label k=v', 'attach a label; repeatable'],
     ['--if-exists MODE', '"return" hands back the existing branch, "fail" exits 1'],

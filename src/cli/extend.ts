@@ -13,7 +13,7 @@ export const extendCommand: CommandSpec = {
   examples: ['vela-branch extend pr-1 2d', 'vela-branch extend demo never'],
   async run(ctx, { args }) {
     const name = branchArg(args[0], 'extend');
-    const ttlArg = args[1]!;
+    const ttlArg = args[1];
     const ttl = ttlArg === 'never' ? null : ttlArg;
     if (ttl !== null && parseDuration(ttl) === null) {
       throw new UsageError(`invalid TTL ${JSON.stringify(ttl)}: ${DURATION_RULE}, or "never"`, 'extend');

@@ -23,19 +23,19 @@ const ENVIRONMENT = [
 
 export function overviewHelp(commands: CommandSpec[]): string {
   const entries = [...EXTERNAL_COMMANDS.map((c) => [c.name, c.summary]), ...commands.map((c) => [c.name, c.summary])];
-  const width = Math.max(...entries.map(([n]) => n!.length));
+  const width = Math.max(...entries.map(([n]) => n.length));
   return [
     'vela-branch: copy-on-write PostgreSQL branches for every pull request',
     '',
     'Usage: vela-branch COMMAND [options]',
     '',
     'Commands:',
-    ...entries.map(([n, s]) => `  ${n!.padEnd(width)}  ${s}`),
+    ...entries.map(([n, s]) => `  ${n.padEnd(width)}  ${s}`),
     '',
     'Environment:',
-    ...ENVIRONMENT.map(([k, v]) => `  ${k!.padEnd(14)}  ${v}`),
+    ...ENVIRONMENT.map(([k, v]) => `  ${k.padEnd(14)}  ${v}`),
     '',
-    'Run `vela-branch COMMAND --help` for a command\'s options and examples.',
+    "Run `vela-branch COMMAND --help` for a command's options and examples.",
     '',
     'Examples:',
     '  vela-branch agent &',

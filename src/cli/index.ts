@@ -84,7 +84,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
       }
       // The Probot server keeps the process alive; its settings come from the environment.
       try {
-        await (await loader.app()).runApp(io.env as NodeJS.ProcessEnv);
+        await (await loader.app()).runApp(io.env);
       } catch (err) {
         throw new CliError(`app: ${(err as Error).message}`);
       }
@@ -92,9 +92,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     }
     const spec = COMMANDS.find((c) => c.name === name);
     if (!spec) {
-      throw new UsageError(
-        name.startsWith('-') ? `unknown option ${name}` : `unknown command ${JSON.stringify(name)}${suggest(name)}`,
-      );
+      throw new UsageError(name.startsWith('-') ? `unknown option ${name}` : `unknown command ${JSON.stringify(name)}${suggest(name)}`);
     }
     const input = parseCommandArgs(spec, rest);
     if (input.help) {

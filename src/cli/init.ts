@@ -73,8 +73,12 @@ export const initCommand: CommandSpec = {
       what = 'streaming replica';
     }
     const started = ctx.now();
-    const answer = await runWithBuildProgress(ctx, 'building main…', () => ctx.client.request<{ branch: Branch }>('POST', '/v1/init', body));
-    ctx.print(`✓ main ready (${what}) in ${formatMs(ctx.now() - started)} · database ${answer.branch.database} · port ${answer.branch.port}`);
+    const answer = await runWithBuildProgress(ctx, 'building main…', () =>
+      ctx.client.request<{ branch: Branch }>('POST', '/v1/init', body),
+    );
+    ctx.print(
+      `✓ main ready (${what}) in ${formatMs(ctx.now() - started)} · database ${answer.branch.database} · port ${answer.branch.port}`,
+    );
     return 0;
   },
 };

@@ -9,9 +9,9 @@ export const listCommand: CommandSpec = {
   summary: 'list branches with state, parent, port, age, TTL left and size',
   usage: 'list [--json]',
   options: { json: { type: 'boolean' } },
-  optionHelp: [['--json', 'print the agent\'s answer as JSON']],
+  optionHelp: [['--json', "print the agent's answer as JSON"]],
   positionals: { min: 0, max: 0 },
-  examples: ['vela-branch list', 'vela-branch list --json | jq -r \'.branches[].name\''],
+  examples: ['vela-branch list', "vela-branch list --json | jq -r '.branches[].name'"],
   async run(ctx, { values }) {
     const { branches } = await ctx.client.list();
     if (flagOption(values, 'json')) {
@@ -38,9 +38,14 @@ export function branchTable(branches: Branch[], now: number): string {
     formatBytes(b.storage?.exclusiveBytes),
     formatMs(b.timings?.createMs),
   ]);
-  return renderTable(
-    ['NAME', 'STATE', 'PARENT', 'PORT', 'AGE', 'TTL', 'SIZE', 'CREATE'],
-    rows,
-    ['left', 'left', 'left', 'right', 'left', 'left', 'right', 'right'],
-  );
+  return renderTable(['NAME', 'STATE', 'PARENT', 'PORT', 'AGE', 'TTL', 'SIZE', 'CREATE'], rows, [
+    'left',
+    'left',
+    'left',
+    'right',
+    'left',
+    'left',
+    'right',
+    'right',
+  ]);
 }

@@ -32,7 +32,12 @@ export function describeBranch(b: Branch, now: number): string {
     ['created', `${formatTimestamp(b.createdAt)} UTC (${formatAge(b.createdAt, now)} ago)`],
     ['expires', b.expiresAt ? `${formatTimestamp(b.expiresAt)} UTC (${formatTtlLeft(b.expiresAt, now)})` : 'never'],
     ['protected', b.protected ? 'yes' : 'no'],
-    ['labels', Object.entries(b.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(', ') || '-'],
+    [
+      'labels',
+      Object.entries(b.labels ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ') || '-',
+    ],
     ['storage', `${b.storage?.driver ?? '-'}, ${formatBytes(b.storage?.exclusiveBytes)} exclusive`],
     ['create time', formatMs(b.timings?.createMs)],
     ['host', b.host],

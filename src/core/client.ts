@@ -71,7 +71,7 @@ export class AgentClient {
     const q = new URLSearchParams();
     if (opts.cascade) q.set('cascade', '1');
     if (opts.force) q.set('force', '1');
-    const qs = q.size ? `?${q}` : '';
+    const qs = q.size ? `?${q.toString()}` : '';
     return this.request('DELETE', `/v1/branches/${encodeURIComponent(name)}${qs}`);
   }
   reset(name: string, opts: { force?: boolean } = {}): Promise<Branch> {

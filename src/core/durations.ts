@@ -15,7 +15,7 @@ export function parseDuration(text: string): number | null {
   let total = 0;
   let consumed = 0;
   for (let m = re.exec(text); m; m = re.exec(text)) {
-    total += Number(m[1]) * UNITS[m[2]!]!;
+    total += Number(m[1]) * UNITS[m[2]];
     consumed = re.lastIndex;
   }
   return consumed === text.length && total > 0 ? total : null;

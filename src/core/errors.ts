@@ -14,8 +14,7 @@ export class VelaError extends Error {
 
 export const badRequest = (message: string) => new VelaError('bad_request', 400, message);
 export const notFound = (message: string) => new VelaError('not_found', 404, message);
-export const conflict = (message: string, details?: Record<string, unknown>) =>
-  new VelaError('conflict', 409, message, details);
+export const conflict = (message: string, details?: Record<string, unknown>) => new VelaError('conflict', 409, message, details);
 export const forbidden = (message: string) => new VelaError('forbidden', 403, message);
 export const unauthorized = (message: string) => new VelaError('unauthorized', 401, message);
 export const insufficientStorage = (message: string) => new VelaError('insufficient_storage', 507, message);

@@ -1,7 +1,6 @@
 // Branch names double as volume names, DNS labels and URL path segments, so keep them boring.
 export const BRANCH_NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
-export const BRANCH_NAME_RULE =
-  'a branch name is 1-63 characters of lowercase letters, digits and "-", starting with a letter or digit';
+export const BRANCH_NAME_RULE = 'a branch name is 1-63 characters of lowercase letters, digits and "-", starting with a letter or digit';
 
 export function isBranchName(value: unknown): value is string {
   return typeof value === 'string' && BRANCH_NAME_RE.test(value);

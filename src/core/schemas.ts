@@ -5,10 +5,8 @@ import { parseDuration, DURATION_RULE } from './durations.ts';
 export const branchName = z.string().regex(BRANCH_NAME_RE, BRANCH_NAME_RULE);
 export const duration = z.string().refine((s) => parseDuration(s) !== null, DURATION_RULE);
 
-const labelKey = z.string().regex(/^[a-z0-9][a-z0-9._\/-]{0,62}$/, 'label keys are lowercase [a-z0-9._/-], at most 63 characters');
-export const labels = z
-  .record(labelKey, z.string().max(256))
-  .refine((l) => Object.keys(l).length <= 32, 'at most 32 labels');
+const labelKey = z.string().regex(/^[a-z0-9][a-z0-9._/-]{0,62}$/, 'label keys are lowercase [a-z0-9._/-], at most 63 characters');
+export const labels = z.record(labelKey, z.string().max(256)).refine((l) => Object.keys(l).length <= 32, 'at most 32 labels');
 
 export const createBranchBody = z
   .object({

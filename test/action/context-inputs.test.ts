@@ -61,7 +61,16 @@ describe('readInputs', () => {
       'delete-on-complete': 'TRUE',
       'max-failures': '5',
     });
-    expect(got).toMatchObject({ command: 'create', branch: 'qa', parent: 'staging', ttl: '2h', envVar: 'PG_URL', comment: false, deleteOnComplete: true, maxFailures: 5 });
+    expect(got).toMatchObject({
+      command: 'create',
+      branch: 'qa',
+      parent: 'staging',
+      ttl: '2h',
+      envVar: 'PG_URL',
+      comment: false,
+      deleteOnComplete: true,
+      maxFailures: 5,
+    });
   });
 
   it.each([

@@ -22,11 +22,11 @@ function parseFileCommands(path: string): Record<string, string> {
   const out: Record<string, string> = {};
   const lines = readFileSync(path, 'utf8').split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
+    const line = lines[i];
     const heredoc = line.match(/^([^=<]+)<<(.+)$/);
     if (heredoc) {
-      const end = lines.indexOf(heredoc[2]!, i + 1);
-      out[heredoc[1]!] = lines.slice(i + 1, end).join('\n');
+      const end = lines.indexOf(heredoc[2], i + 1);
+      out[heredoc[1]] = lines.slice(i + 1, end).join('\n');
       i = end;
     } else if (line.includes('=')) {
       out[line.slice(0, line.indexOf('='))] = line.slice(line.indexOf('=') + 1);
@@ -45,10 +45,16 @@ async function runStep(
   opts: { event: object; state?: Record<string, string> },
 ): Promise<StepResult> {
   const dir = mkdtempSync(join(tmpdir(), 'vela-step-'));
-  const files = { GITHUB_OUTPUT: 'output', GITHUB_ENV: 'env', GITHUB_STATE: 'state', GITHUB_STEP_SUMMARY: 'summary', GITHUB_EVENT_PATH: 'event.json' };
+  const files = {
+    GITHUB_OUTPUT: 'output',
+    GITHUB_ENV: 'env',
+    GITHUB_STATE: 'state',
+    GITHUB_STEP_SUMMARY: 'summary',
+    GITHUB_EVENT_PATH: 'event.json',
+  };
   const fileEnv = Object.fromEntries(Object.entries(files).map(([k, f]) => [k, join(dir, f)]));
   for (const path of Object.values(fileEnv)) writeFileSync(path, '');
-  writeFileSync(fileEnv.GITHUB_EVENT_PATH!, JSON.stringify(opts.event));
+  writeFileSync(fileEnv.GITHUB_EVENT_PATH, JSON.stringify(opts.event));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -74,9 +80,9 @@ async function runStep(
   return {
     code,
     log,
-    outputs: parseFileCommands(fileEnv.GITHUB_OUTPUT!),
-    env: parseFileCommands(fileEnv.GITHUB_ENV!),
-    state: parseFileCommands(fileEnv.GITHUB_STATE!),
+    outputs: parseFileCommands(fileEnv.GITHUB_OUTPUT),
+    env: parseFileCommands(fileEnv.GITHUB_ENV),
+    state: parseFileCommands(fileEnv.GITHUB_STATE),
   };
 }
 
@@ -117,14 +123,22 @@ describeWithPool('action bundle end to end against a real agent', () => {
     const first = await runStep(join(bundle, 'main.js'), inputs, { event });
     expect(first.code, first.log).toBe(0);
     expect(first.outputs).toMatchObject({ branch: 'pr-41', created: 'true' });
-    const url = first.env.DATABASE_URL!;
+    const url = first.env.DATABASE_URL;
     expect(url).toBe(first.outputs['connection-string']);
-    const password = first.outputs.password!;
+    const password = first.outputs.password;
     expect(password.length).toBeGreaterThan(8);
 
     // The exported URL and the PG* variables both reach the branch.
     expect(psql([url, '-c', 'SELECT 1'])).toBe('1');
-    expect(psql(['-c', 'SELECT current_user'], { PGHOST: first.env.PGHOST, PGPORT: first.env.PGPORT, PGUSER: first.env.PGUSER, PGPASSWORD: first.env.PGPASSWORD, PGDATABASE: first.env.PGDATABASE })).toBe(first.outputs.user);
+    expect(
+      psql(['-c', 'SELECT current_user'], {
+        PGHOST: first.env.PGHOST,
+        PGPORT: first.env.PGPORT,
+        PGUSER: first.env.PGUSER,
+        PGPASSWORD: first.env.PGPASSWORD,
+        PGDATABASE: first.env.PGDATABASE,
+      }),
+    ).toBe(first.outputs.user);
     psql([url, '-c', 'CREATE TABLE e2e_marker (id int)']);
 
     // A second run (re-run, or a parallel job of the same PR) gets the same branch, not a new one.

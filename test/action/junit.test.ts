@@ -26,8 +26,8 @@ describe('parseJUnit on real reporter output', () => {
       ['test_order_total', 'failed'],
       ['test_monthly_report', 'error'],
     ]);
-    expect(pytest[0]!.message).toContain('assert 3000 == 3100');
-    expect(pytest[0]!.details).toContain('tests/test_orders.py:27: AssertionError');
+    expect(pytest[0].message).toContain('assert 3000 == 3100');
+    expect(pytest[0].details).toContain('tests/test_orders.py:27: AssertionError');
     const surefire = parse('TEST-com.example.shop.OrderServiceTest.xml').cases.find((c) => c.name === 'appliesDiscount');
     expect(surefire?.message).toBe('expected: <2700> but was: <3000>');
   });

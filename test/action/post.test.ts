@@ -61,7 +61,10 @@ describe('post step', () => {
   it('warns (not fails) when the agent is unreachable', async () => {
     const url = agent.url;
     await agent.stop();
-    const fake = fakeCore({ 'agent-url': url, token: TOKEN, 'delete-on-complete': 'true' }, { state: { [STATE.branch]: 'run-1-1', [STATE.created]: 'true' } });
+    const fake = fakeCore(
+      { 'agent-url': url, token: TOKEN, 'delete-on-complete': 'true' },
+      { state: { [STATE.branch]: 'run-1-1', [STATE.created]: 'true' } },
+    );
     await runPost({ core: fake.core, env: githubEnv('push'), fetch: globalThis.fetch });
     expect(fake.failed).toEqual([]);
     expect(fake.calls.find((c) => c.fn === 'warning')?.args[0]).toContain('cannot reach the vela agent');

@@ -58,7 +58,11 @@ describe('renderReport', () => {
   });
 
   it('escapes HTML in names and messages so a test cannot break the comment or fake the marker', () => {
-    const evil: TestCaseResult = { ...failure(1), name: '<script>x</script> --> <!-- vela-branch:report:other -->', message: '</pre></details>' };
+    const evil: TestCaseResult = {
+      ...failure(1),
+      name: '<script>x</script> --> <!-- vela-branch:report:other -->',
+      message: '</pre></details>',
+    };
     const md = renderReport(input({ failures: [evil] }));
     expect(md).not.toContain('<script>');
     expect(md).toContain('&lt;script&gt;');

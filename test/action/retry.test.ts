@@ -39,6 +39,8 @@ describe('withRetry', () => {
   it('gives up after maxRetries and when the wait is too long', async () => {
     const policy = { maxRetries: 1, maxWaitMs: 5_000, sleep: async () => {}, now: () => 0 };
     await expect(withRetry(async () => Promise.reject(httpError(502)), policy)).rejects.toMatchObject({ status: 502 });
-    await expect(withRetry(async () => Promise.reject(httpError(429, { 'retry-after': '3600' })), policy)).rejects.toMatchObject({ status: 429 });
+    await expect(withRetry(async () => Promise.reject(httpError(429, { 'retry-after': '3600' })), policy)).rejects.toMatchObject({
+      status: 429,
+    });
   });
 });

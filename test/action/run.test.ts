@@ -55,7 +55,16 @@ describe('command ensure (default)', () => {
     const encoded = encodeURIComponent(password);
     expect(encoded).not.toBe(password);
     const uri = `postgresql://u_pr_12:${encoded}@127.0.0.1:${agent.branches.get('pr-12')!.port}/app`;
-    expect(fake.outputs).toMatchObject({ branch: 'pr-12', created: 'true', 'connection-string': uri, host: '127.0.0.1', database: 'app', user: 'u_pr_12', password, skipped: 'false' });
+    expect(fake.outputs).toMatchObject({
+      branch: 'pr-12',
+      created: 'true',
+      'connection-string': uri,
+      host: '127.0.0.1',
+      database: 'app',
+      user: 'u_pr_12',
+      password,
+      skipped: 'false',
+    });
     expect(fake.exported).toEqual({
       DATABASE_URL: uri,
       PGHOST: '127.0.0.1',
@@ -165,13 +174,17 @@ describe('commands delete, reset, rebase', () => {
     agent = await new FakeAgent({ tokens: [TOKEN], rebaseConflicts: [{ message: 'column orders.total changed on both sides' }] }).start();
     agent.seed('qa');
     const fake = await runWith({ command: 'rebase', branch: 'qa' });
-    expect(fake.failed[0]).toBe('rebase of qa stopped at 1 conflict(s); the branch is unchanged: column orders.total changed on both sides');
+    expect(fake.failed[0]).toBe(
+      'rebase of qa stopped at 1 conflict(s); the branch is unchanged: column orders.total changed on both sides',
+    );
   });
 });
 
 describe('authentication', () => {
   it('uses the OIDC token for oidc-audience', async () => {
-    const env = githubEnv('pull_request', { extra: { ACTIONS_ID_TOKEN_REQUEST_URL: 'https://token.actions.example/x', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'req' } });
+    const env = githubEnv('pull_request', {
+      extra: { ACTIONS_ID_TOKEN_REQUEST_URL: 'https://token.actions.example/x', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'req' },
+    });
     const fake = await runWith({ token: '', 'oidc-audience': 'vela.acme' }, env, { idToken: 'oidc.jwt.value' });
     expect(fake.failed).toEqual([]);
     expect(fake.idTokenAudiences).toEqual(['vela.acme']);
@@ -243,7 +256,12 @@ describe('command report', () => {
       .query(true)
       .reply(200, [])
       .post('/repos/acme/shop/issues/12/comments', (b: { body: string }) => ((body = b.body), true))
-      .reply(201, { id: 99, body: '', user: { login: 'github-actions[bot]' }, html_url: 'https://github.com/acme/shop/pull/12#issuecomment-99' });
+      .reply(201, {
+        id: 99,
+        body: '',
+        user: { login: 'github-actions[bot]' },
+        html_url: 'https://github.com/acme/shop/pull/12#issuecomment-99',
+      });
     const fake = await runWith({ command: 'report', junit: `${dir}/*.xml`, 'github-token': 'ghs_abc123456' });
     expect(fake.failed).toEqual([]);
     expect(body.startsWith('<!-- vela-branch:report:test -->')).toBe(true);
@@ -272,14 +290,20 @@ describe('command report', () => {
   });
 
   it('on push: job summary only, no GitHub API calls', async () => {
-    const fake = await runWith({ command: 'report', junit: join(fixtures, 'vitest.xml'), 'github-token': 'ghs_abc123456' }, githubEnv('push'));
+    const fake = await runWith(
+      { command: 'report', junit: join(fixtures, 'vitest.xml'), 'github-token': 'ghs_abc123456' },
+      githubEnv('push'),
+    );
     expect(fake.failed).toEqual([]);
     expect(fake.summary[0]).toContain('❌ 1 test failed out of 6');
     expect(fake.logText()).toContain('No PR comment: not a pull request event');
   });
 
   it('on a fork PR: job summary and a notice, no comment attempt', async () => {
-    const fake = await runWith({ command: 'report', junit: join(fixtures, 'go-junit-report.xml'), 'github-token': 'ghs_ro', token: '' }, githubEnv('pull_request', { fork: true }));
+    const fake = await runWith(
+      { command: 'report', junit: join(fixtures, 'go-junit-report.xml'), 'github-token': 'ghs_ro', token: '' },
+      githubEnv('pull_request', { fork: true }),
+    );
     expect(fake.failed).toEqual([]);
     expect(fake.summary[0]).toContain('2 tests failed out of 9');
     expect(fake.calls.find((c) => c.fn === 'notice')?.args[0]).toContain('forks get a read-only token');
@@ -294,7 +318,10 @@ describe('command report', () => {
       .reply(200, [])
       .post('/repos/acme/shop/issues/12/comments')
       .reply(403, { message: 'Resource not accessible by integration' });
-    const fake = await runWith({ command: 'report', junit: join(fixtures, 'pytest.xml'), 'github-token': 'ghs_ro', token: '' }, githubEnv('pull_request', { actor: 'dependabot[bot]' }));
+    const fake = await runWith(
+      { command: 'report', junit: join(fixtures, 'pytest.xml'), 'github-token': 'ghs_ro', token: '' },
+      githubEnv('pull_request', { actor: 'dependabot[bot]' }),
+    );
     expect(fake.failed).toEqual([]);
     expect(fake.calls.find((c) => c.fn === 'warning')?.args[0]).toContain('permissions: pull-requests: write');
     expect(fake.summary).toHaveLength(1);

@@ -56,7 +56,7 @@ describeWithPool('a real agent process on btrfs', () => {
     const names = Array.from({ length: 10 }, (_, i) => `load-${i}`);
     const calls: Promise<unknown>[] = [];
     for (let i = 0; i < 50; i++) {
-      const name = names[i % names.length]!;
+      const name = names[i % names.length];
       calls.push(i % 3 === 2 ? client.delete(name) : client.create({ name, ifExists: i % 2 ? 'return' : 'fail' }));
     }
     const results = await Promise.allSettled(calls);
@@ -164,7 +164,10 @@ describeWithPool('a real agent process on btrfs', () => {
     client = new AgentClient({ url: agent.url, token: agent.token });
     await agent.kill('SIGTERM');
     const left = await processesUnder(join(agent.dataDir, 'pool', 'vols'));
-    expect(left.map((p) => p.argv.join(' ')), agent.output().slice(-2000)).toEqual([]);
+    expect(
+      left.map((p) => p.argv.join(' ')),
+      agent.output().slice(-2000),
+    ).toEqual([]);
     await expect(sql(connection!.uri, 'SELECT 1')).rejects.toThrow();
     agent = await agent.restart();
     client = new AgentClient({ url: agent.url, token: agent.token });

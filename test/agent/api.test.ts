@@ -57,7 +57,12 @@ describeWithPool('agent HTTP API (inject, real engine on btrfs)', () => {
           { name: 'reader', token: READ, scope: 'read' },
           { name: 'ci', token: CI, scope: 'write', prefixes: ['ci-'], parents: ['main'] },
         ],
-        oidc: { issuer: ISSUER, audience: AUDIENCE, jwksUrl: `${jwks.url}/.well-known/jwks`, rules: [{ repository: 'octo/app', scope: 'write', prefixes: ['pr-'] }] },
+        oidc: {
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          jwksUrl: `${jwks.url}/.well-known/jwks`,
+          rules: [{ repository: 'octo/app', scope: 'write', prefixes: ['pr-'] }],
+        },
       }),
       audit: new AuditLog(join(e.dataDir, 'state', 'audit.jsonl')),
       metrics: new Metrics(),
@@ -183,7 +188,10 @@ describeWithPool('agent HTTP API (inject, real engine on btrfs)', () => {
     const r = await call('GET', '/v1/audit?limit=200', READ);
     expect(r.statusCode).toBe(200);
     const records = r.json().records as { actor: string; action: string; branch: string | null; result: string; status: number }[];
-    expect(records.find((x) => x.action === 'branch.create' && x.branch === 'ci-one' && x.status === 201)).toMatchObject({ actor: 'token:ci', result: 'ok' });
+    expect(records.find((x) => x.action === 'branch.create' && x.branch === 'ci-one' && x.status === 201)).toMatchObject({
+      actor: 'token:ci',
+      result: 'ok',
+    });
     expect(records.find((x) => x.branch === 'prod-x')).toMatchObject({ result: 'denied', status: 403 });
     expect(records.find((x) => x.branch === 'pr-7' && x.action === 'branch.create')?.actor).toMatch(/octo\/app/);
     const unauthenticated = records.filter((x) => x.status === 401);
@@ -202,7 +210,9 @@ describeWithPool('agent HTTP API (inject, real engine on btrfs)', () => {
 
   it('GET /openapi.json describes every route', async () => {
     const doc = (await call('GET', '/openapi.json', READ)).json();
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/branches', '/v1/branches/{name}', '/v1/branches/{name}/reset', '/v1/audit', '/metrics']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/v1/branches', '/v1/branches/{name}', '/v1/branches/{name}/reset', '/v1/audit', '/metrics']),
+    );
     expect(doc.paths['/v1/branches'].post.requestBody.content['application/json'].schema.properties.name).toBeDefined();
   });
 
@@ -217,14 +227,39 @@ describeWithPool('agent HTTP API (inject, real engine on btrfs)', () => {
   });
 
   it('fuzz: a few hundred malformed bodies, names and headers are all 4xx and create nothing', async () => {
-    const names: unknown[] = ['../x', '..', 'A', '-x', 'x_y', 'x'.repeat(64), 'ü', 'pr-1\u0000', '', ' ', 'x/y', 'x.y', '%2e%2e', 'x'.repeat(10_000), null, 1, true, [], {}];
+    const names: unknown[] = [
+      '../x',
+      '..',
+      'A',
+      '-x',
+      'x_y',
+      'x'.repeat(64),
+      'ü',
+      'pr-1\u0000',
+      '',
+      ' ',
+      'x/y',
+      'x.y',
+      '%2e%2e',
+      'x'.repeat(10_000),
+      null,
+      1,
+      true,
+      [],
+      {},
+    ];
     const bodies: unknown[] = [];
     for (const name of names) {
       bodies.push({ name });
       bodies.push({ name: 'ci-ok', parent: name });
-      if (typeof name === 'string' && !/^[a-z0-9][a-z0-9._\/-]{0,62}$/.test(name)) bodies.push({ name: 'ci-ok', labels: { [name]: 'v' } });
+      if (typeof name === 'string' && !/^[a-z0-9][a-z0-9._/-]{0,62}$/.test(name)) bodies.push({ name: 'ci-ok', labels: { [name]: 'v' } });
     }
-    bodies.push({ name: 'ci-ok', extra: 1 }, { name: 'ci-ok', ttl: 'forever' }, { name: 'ci-ok', ttl: '0s' }, { name: 'ci-ok', ifExists: 'maybe' });
+    bodies.push(
+      { name: 'ci-ok', extra: 1 },
+      { name: 'ci-ok', ttl: 'forever' },
+      { name: 'ci-ok', ttl: '0s' },
+      { name: 'ci-ok', ifExists: 'maybe' },
+    );
     bodies.push({ name: 'ci-ok', labels: 'x' }, { name: 'ci-ok', labels: { a: 'x'.repeat(1000) } }, [], 'string', 42, null);
     // Seeded random junk: names from a hostile alphabet, wrong types, deep nesting.
     let seed = 42;
@@ -233,7 +268,13 @@ describeWithPool('agent HTTP API (inject, real engine on btrfs)', () => {
     for (let i = 0; i < 150; i++) {
       let junk = Array.from({ length: 1 + rnd(20) }, () => alphabet[rnd(alphabet.length)]).join('');
       if (isBranchName(junk)) junk += '/';
-      const variants: unknown[] = [{ name: junk }, { name: 'ci-ok', ttl: junk }, { name: 'ci-ok', ifExists: junk }, { name: { nested: { deep: junk } } }, { name: 'ci-ok', labels: { k: rnd(2) ? 1 : null } }];
+      const variants: unknown[] = [
+        { name: junk },
+        { name: 'ci-ok', ttl: junk },
+        { name: 'ci-ok', ifExists: junk },
+        { name: { nested: { deep: junk } } },
+        { name: 'ci-ok', labels: { k: rnd(2) ? 1 : null } },
+      ];
       bodies.push(variants[i % variants.length]);
     }
     const statuses: number[] = [];
@@ -244,14 +285,23 @@ describeWithPool('agent HTTP API (inject, real engine on btrfs)', () => {
     for (const raw of ['{', '{"name":', '\u0000', 'x'.repeat(70_000), '{"name":"ci-ok"}'.repeat(3)]) {
       statuses.push((await call('POST', '/v1/branches', WRITE, raw, { 'content-type': 'application/json' })).statusCode);
     }
-    statuses.push((await call('POST', '/v1/branches', WRITE, 'name=ci-ok', { 'content-type': 'application/x-www-form-urlencoded' })).statusCode);
+    statuses.push(
+      (await call('POST', '/v1/branches', WRITE, 'name=ci-ok', { 'content-type': 'application/x-www-form-urlencoded' })).statusCode,
+    );
     for (const n of names.filter((x): x is string => typeof x === 'string' && x.length < 200)) {
-      for (const [m, suffix] of [['GET', ''], ['DELETE', ''], ['POST', '/reset'], ['PATCH', '']] as const) {
+      for (const [m, suffix] of [
+        ['GET', ''],
+        ['DELETE', ''],
+        ['POST', '/reset'],
+        ['PATCH', ''],
+      ] as const) {
         statuses.push((await call(m, `/v1/branches/${encodeURIComponent(n)}${suffix}`, WRITE, m === 'PATCH' ? {} : undefined)).statusCode);
       }
     }
     for (const h of ['Bearer', 'Bearer  ', 'Basic abc', `Bearer ${'x'.repeat(5000)}`, 'Bearer a.b.c', 'bearer ' + WRITE + ' extra']) {
-      statuses.push((await app.inject({ method: 'POST', url: '/v1/branches', headers: { authorization: h }, payload: { name: 'ci-ok' } })).statusCode);
+      statuses.push(
+        (await app.inject({ method: 'POST', url: '/v1/branches', headers: { authorization: h }, payload: { name: 'ci-ok' } })).statusCode,
+      );
     }
     statuses.push((await call('DELETE', '/v1/branches/ci-ok?cascade=maybe', WRITE)).statusCode);
     statuses.push((await call('GET', '/v1/audit?limit=abc', READ)).statusCode);

@@ -14,8 +14,7 @@ function openLog(): AuditLog {
   return log;
 }
 
-const rec = (action: string, branch: string | null = 'pr-1') =>
-  ({ actor: 'token:ci', action, branch, result: 'ok', status: 200 }) as const;
+const rec = (action: string, branch: string | null = 'pr-1') => ({ actor: 'token:ci', action, branch, result: 'ok', status: 200 }) as const;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'vela-audit-'));

@@ -26,6 +26,8 @@ describe('embedded PostgreSQL binaries', () => {
   it('finds PostgreSQL 18 by default and a system install with --pg-bin; names a bad directory', async () => {
     const embedded = await resolveBinaries(runCommand, null);
     expect(embedded).toMatchObject({ major: 18, embedded: true });
-    await expect(resolveBinaries(runCommand, '/nonexistent/bin')).rejects.toThrow(/initdb is missing or not executable \(--pg-bin \/nonexistent\/bin\)/);
+    await expect(resolveBinaries(runCommand, '/nonexistent/bin')).rejects.toThrow(
+      /initdb is missing or not executable \(--pg-bin \/nonexistent\/bin\)/,
+    );
   });
 });

@@ -15,7 +15,9 @@ describeWithPool('branch manager on a real btrfs pool', () => {
 
   beforeAll(async () => {
     e = await openTestEngine('branches');
-    await sql(uriOf(e, 'main'), `
+    await sql(
+      uriOf(e, 'main'),
+      `
       CREATE EXTENSION hstore;
       CREATE TABLE accounts (
         id bigserial PRIMARY KEY,
@@ -34,7 +36,8 @@ describeWithPool('branch manager on a real btrfs pool', () => {
       ALTER TABLE accounts ENABLE ROW LEVEL SECURITY;
       CREATE POLICY own_rows ON accounts FOR SELECT TO app USING (owner = current_user);
       INSERT INTO accounts(email, attrs) SELECT 'user' || g || '@example.com', 'tier=>gold' FROM generate_series(1, 100) g;
-    `);
+    `,
+    );
   });
 
   afterAll(async () => {
@@ -49,7 +52,7 @@ describeWithPool('branch manager on a real btrfs pool', () => {
     expect(record.password).not.toBe(e.manager.get('main').password);
     expect(record.timings.createMs).toBeGreaterThan(0);
     const rows = await sql<{ n: string }>(uriOf(e, 'feature-a'), 'SELECT count(*) AS n FROM accounts');
-    expect(Number(rows[0]!.n)).toBe(100);
+    expect(Number(rows[0].n)).toBe(100);
   });
 
   it('keeps writes in a branch invisible to its parent and siblings', async () => {
@@ -75,12 +78,12 @@ describeWithPool('branch manager on a real btrfs pool', () => {
     await expect(sql(uri, 'INSERT INTO audit(account_id, note) VALUES (999999, $1)', ['x'])).rejects.toThrow(/foreign key/);
     const [ins] = await sql<{ id: string }>(uri, "INSERT INTO accounts(email, attrs) VALUES ('new@example.com', 'a=>1') RETURNING id");
     // The sequence continues from the parent's value (the two refused account inserts above each took one).
-    expect(Number(ins!.id)).toBe(103);
+    expect(Number(ins.id)).toBe(103);
     const [mainSeq] = await sql<{ last_value: string }>(uriOf(e, 'main'), 'SELECT last_value FROM accounts_id_seq');
-    expect(Number(mainSeq!.last_value)).toBe(100);
-    const trig = await sql(uri, 'SELECT note FROM audit WHERE account_id = $1', [ins!.id]);
+    expect(Number(mainSeq.last_value)).toBe(100);
+    const trig = await sql(uri, 'SELECT note FROM audit WHERE account_id = $1', [ins.id]);
     expect(trig).toEqual([{ note: 'created' }]);
-    const ext = await sql(uri, "SELECT (attrs -> 'a') AS a FROM accounts WHERE id = $1", [ins!.id]);
+    const ext = await sql(uri, "SELECT (attrs -> 'a') AS a FROM accounts WHERE id = $1", [ins.id]);
     expect(ext).toEqual([{ a: '1' }]);
     // RLS: the app role sees only its own rows (none: all rows were inserted by postgres).
     await adminSql(e, 'feature-b', "ALTER ROLE app PASSWORD 'branch-secret'");
@@ -88,7 +91,9 @@ describeWithPool('branch manager on a real btrfs pool', () => {
     expect(await sql(asApp, 'SELECT * FROM accounts')).toHaveLength(0);
     // No INSERT policy exists for app, so RLS refuses its writes in the branch as in the parent.
     await expect(sql(asApp, "INSERT INTO accounts(email) VALUES ('app@example.com')")).rejects.toThrow(/row-level security/);
-    expect(await adminSql(e, 'feature-b', "SELECT relrowsecurity FROM pg_class WHERE relname = 'accounts'")).toEqual([{ relrowsecurity: true }]);
+    expect(await adminSql(e, 'feature-b', "SELECT relrowsecurity FROM pg_class WHERE relname = 'accounts'")).toEqual([
+      { relrowsecurity: true },
+    ]);
   });
 
   it("gives every login role fresh secrets: the parent's passwords do not open the child", async () => {
@@ -116,14 +121,20 @@ describeWithPool('branch manager on a real btrfs pool', () => {
   });
 
   it('a fresh branch owns under 5 MB of the pool, and delete gives it back', async () => {
-    await sql(uriOf(e, 'main'), "CREATE TABLE bulk AS SELECT g, repeat(md5(g::text), 10) AS pad FROM generate_series(1, 200000) g; CHECKPOINT");
+    await sql(
+      uriOf(e, 'main'),
+      'CREATE TABLE bulk AS SELECT g, repeat(md5(g::text), 10) AS pad FROM generate_series(1, 200000) g; CHECKPOINT',
+    );
     await e.manager.storage.settle?.();
     const { record } = await e.manager.create({ name: 'space' });
     const exclusive = await e.manager.measure(record.name);
     expect(exclusive).not.toBeNull();
     expect(exclusive!).toBeLessThan(5 * 1024 * 1024);
     // Make the branch own real data, then delete it: the pool's used bytes drop again.
-    await sql(uriOf(e, 'space'), 'CREATE TABLE own AS SELECT g, repeat(md5(g::text), 20) AS pad FROM generate_series(1, 300000) g; CHECKPOINT');
+    await sql(
+      uriOf(e, 'space'),
+      'CREATE TABLE own AS SELECT g, repeat(md5(g::text), 20) AS pad FROM generate_series(1, 300000) g; CHECKPOINT',
+    );
     await e.manager.storage.settle?.();
     const withData = (await e.manager.storage.usage()).usedBytes;
     await e.manager.delete('space');
@@ -135,7 +146,10 @@ describeWithPool('branch manager on a real btrfs pool', () => {
   it('refuses to delete a branch with children unless cascade, and protects main', async () => {
     await e.manager.create({ name: 'parent-x' });
     await e.manager.create({ name: 'child-x', parent: 'parent-x' });
-    await expect(e.manager.delete('parent-x')).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/children \(child-x\)/) });
+    await expect(e.manager.delete('parent-x')).rejects.toMatchObject({
+      status: 409,
+      message: expect.stringMatching(/children \(child-x\)/),
+    });
     expect(e.manager.find('parent-x')?.state).toBe('ready');
     expect(await e.manager.delete('parent-x', { cascade: true })).toEqual(['child-x', 'parent-x']);
     await expect(e.manager.delete('main')).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/protected/) });
@@ -151,7 +165,7 @@ describeWithPool('branch manager on a real btrfs pool', () => {
     const ok = results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ created: boolean }>).value);
     expect(ok.filter((r) => r.created)).toHaveLength(1);
     const rejected = results.filter((r) => r.status === 'rejected');
-    for (const r of rejected) expect((r as PromiseRejectedResult).reason).toMatchObject({ status: 409 });
+    for (const r of rejected) expect(r.reason).toMatchObject({ status: 409 });
     expect((await e.manager.storage.list()).filter((v) => v === 'race')).toHaveLength(1);
     await e.manager.delete('race');
   });
@@ -163,7 +177,7 @@ describeWithPool('branch manager on a real btrfs pool', () => {
     expect(made.every((m) => m.record.state === 'ready')).toBe(true);
     expect(new Set(made.map((m) => m.record.port)).size).toBe(20);
     const counts = await Promise.all(names.map((n) => sql<{ n: string }>(uriOf(e, n), 'SELECT count(*) AS n FROM accounts')));
-    expect(new Set(counts.map((c) => c[0]!.n)).size).toBe(1);
+    expect(new Set(counts.map((c) => c[0].n)).size).toBe(1);
     await Promise.all(names.map((n) => e.manager.delete(n)));
     expect(await e.manager.storage.list()).toEqual(volumesBefore);
     for (const m of made) expect(await portIsFree(m.record.port)).toBe(true);

@@ -13,7 +13,9 @@ import { portIsFree } from '../../src/agent/postgres/ports.ts';
 
 /** The real runner with a PATH that has no btrfs-progs: what a host without the package sees. */
 const runnerWithoutBtrfs: Runner = (argv, opts = {}) =>
-  /btrfs/.test(argv[0] ?? '') ? runCommand(argv, { ...opts, env: { ...(opts.env ?? process.env), PATH: '/nonexistent' } }) : runCommand(argv, opts);
+  /btrfs/.test(argv[0] ?? '')
+    ? runCommand(argv, { ...opts, env: { ...(opts.env ?? process.env), PATH: '/nonexistent' } })
+    : runCommand(argv, opts);
 
 async function expectNothingLeft(e: TestEngine, name: string, port?: number) {
   expect(e.manager.find(name)).toBeUndefined();
@@ -33,7 +35,14 @@ describeWithPool('clear errors, nothing half-made', () => {
   it('missing btrfs-progs: one error naming the package, no pool image made', async () => {
     const dataDir = await makeDataDir('nobtrfs');
     dirs.push(dataDir);
-    const err = await openEngine({ ...defaultEngineOptions(dataDir), storage: 'btrfs', ports: testPortRange(), runner: runnerWithoutBtrfs, pgBin: null, log: () => {} }).catch((e: Error) => e);
+    const err = await openEngine({
+      ...defaultEngineOptions(dataDir),
+      storage: 'btrfs',
+      ports: testPortRange(),
+      runner: runnerWithoutBtrfs,
+      pgBin: null,
+      log: () => {},
+    }).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toMatch(/btrfs command is not installed: install btrfs-progs/);
     await expect(access(join(dataDir, 'pool.img'))).rejects.toThrow();
@@ -74,7 +83,7 @@ describeWithPool('clear errors, nothing half-made', () => {
       const { createServer } = await import('node:net');
       const squatter = createServer();
       // Grab the port the allocator is about to hand out, right after its free-check.
-      const ports = (e.manager.deps.ports as unknown as { allocate: (t: number[], h: string) => Promise<number> });
+      const ports = e.manager.deps.ports as unknown as { allocate: (t: number[], h: string) => Promise<number> };
       const original = ports.allocate.bind(e.manager.deps.ports);
       let first = true;
       ports.allocate = async (taken, host) => {

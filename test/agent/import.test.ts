@@ -17,7 +17,7 @@ const MASK = {
   sql: `UPDATE customers SET email = 'customer' || id || '@masked.invalid', full_name = 'Customer ' || id;`,
 };
 const uriOf = (e: TestEngine, name: string) => connectionInfo(e.manager.get(name), '127.0.0.1').uri;
-const count = async (uri: string, table: string) => Number((await sql<{ n: string }>(uri, `SELECT count(*) AS n FROM ${table}`))[0]!.n);
+const count = async (uri: string, table: string) => Number((await sql<{ n: string }>(uri, `SELECT count(*) AS n FROM ${table}`))[0].n);
 
 describeWithPool('production-like data in main (source: a separate PostgreSQL 15 cluster)', () => {
   let src: SourceCluster;
@@ -43,8 +43,17 @@ describeWithPool('production-like data in main (source: a separate PostgreSQL 15
       expect(rec).toMatchObject({ name: 'main', state: 'ready', database: 'shop', protected: true });
       expect(await count(uriOf(e, 'main'), 'customers')).toBe(500);
       expect(await count(uriOf(e, 'main'), 'orders')).toBe(3000);
-      const cons = await sql<{ c: string }>(uriOf(e, 'main'), "SELECT conname AS c FROM pg_constraint WHERE contype <> 'n' AND conrelid IN ('customers'::regclass, 'orders'::regclass) ORDER BY 1");
-      expect(cons.map((r) => r.c)).toEqual(['customers_email_key', 'customers_pkey', 'orders_customer_id_fkey', 'orders_pkey', 'orders_total_check']);
+      const cons = await sql<{ c: string }>(
+        uriOf(e, 'main'),
+        "SELECT conname AS c FROM pg_constraint WHERE contype <> 'n' AND conrelid IN ('customers'::regclass, 'orders'::regclass) ORDER BY 1",
+      );
+      expect(cons.map((r) => r.c)).toEqual([
+        'customers_email_key',
+        'customers_pkey',
+        'orders_customer_id_fkey',
+        'orders_pkey',
+        'orders_total_check',
+      ]);
       expect(await sql(uriOf(e, 'main'), "SELECT indexname FROM pg_indexes WHERE indexname = 'orders_customer'")).toHaveLength(1);
       expect(e.builder.progress).toMatchObject({ running: false, mode: 'logical', phase: 'done', tablesTotal: 2, tablesDone: 2 });
       expect(e.builder.progress.bytesDone).toBeGreaterThan(0);
@@ -69,7 +78,9 @@ describeWithPool('production-like data in main (source: a separate PostgreSQL 15
       const app = build({
         manager: e.manager,
         builder: e.builder,
-        auth: createAuthenticator({ tokens: [{ name: 'qa', token: 'qa-token-only-masked-0001', scope: 'write', parents: ['main-masked'] }] }),
+        auth: createAuthenticator({
+          tokens: [{ name: 'qa', token: 'qa-token-only-masked-0001', scope: 'write', parents: ['main-masked'] }],
+        }),
         audit: new AuditLog(join(e.dataDir, 'state', 'audit-import.jsonl')),
         metrics: new Metrics(),
         publicHost: '127.0.0.1',
@@ -81,7 +92,11 @@ describeWithPool('production-like data in main (source: a separate PostgreSQL 15
       const ok = await app.inject({ method: 'POST', url: '/v1/branches', headers, payload: { name: 'qa-2', parent: 'main-masked' } });
       expect(ok.statusCode).toBe(201);
       const audit = (await app.inject({ method: 'GET', url: '/v1/audit', headers })).json().records;
-      expect(audit.find((r: { status: number }) => r.status === 403)).toMatchObject({ actor: 'token:qa', result: 'denied', branch: 'qa-2' });
+      expect(audit.find((r: { status: number }) => r.status === 403)).toMatchObject({
+        actor: 'token:qa',
+        result: 'denied',
+        branch: 'qa-2',
+      });
       await app.close();
       await e.manager.delete('qa-2');
     });
@@ -128,7 +143,9 @@ describeWithPool('production-like data in main (source: a separate PostgreSQL 15
 
     it('an unreachable source, wrong credentials or a version mismatch: one clear error, main untouched', async () => {
       const before = uriOf(e, 'main');
-      const unreachable = await e.builder.build({ mode: 'logical', url: 'postgresql://app_owner:owner-pw-1@127.0.0.1:1/shop' }).catch((x) => x);
+      const unreachable = await e.builder
+        .build({ mode: 'logical', url: 'postgresql://app_owner:owner-pw-1@127.0.0.1:1/shop' })
+        .catch((x) => x);
       expect(unreachable).toMatchObject({ status: 502, code: 'source_unreachable' });
       expect(unreachable.message).toMatch(/cannot reach the source database app_owner@127.0.0.1:1\/shop \(ECONNREFUSED\)/);
       const badPw = await e.builder.build({ mode: 'logical', url: src.url.replace('owner-pw-1', 'wrong-pw-9') }).catch((x) => x);
@@ -188,7 +205,9 @@ describeWithPool('a streaming physical replica as main (agent on PostgreSQL 15, 
     expect(await count(uri, 'customers')).toBe(502);
     await src.sql("INSERT INTO customers(email, full_name) VALUES ('after-branch@real-mail.example', 'After')");
     expect(await waitForRow('main', 'after-branch@real-mail.example')).not.toBeNull();
-    expect(await adminSql(e, 'from-replica', "SELECT 1 FROM customers WHERE email = 'after-branch@real-mail.example'", 'shop')).toHaveLength(0);
+    expect(
+      await adminSql(e, 'from-replica', "SELECT 1 FROM customers WHERE email = 'after-branch@real-mail.example'", 'shop'),
+    ).toHaveLength(0);
     expect(await adminSql(e, 'main', "SELECT 1 FROM customers WHERE email = 'branch-only@x.invalid'", 'shop')).toHaveLength(0);
     // The branch must not carry the upstream's replication password.
     const auto = await readFile(join(e.manager.storage.volumePath('from-replica'), 'postgresql.auto.conf'), 'utf8');

@@ -16,13 +16,13 @@ function parse(text: string): { samples: Sample[]; types: Map<string, string>; h
   for (const line of text.trimEnd().split('\n')) {
     let m = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) .+$/.exec(line);
     if (m) {
-      helps.add(m[1]!);
+      helps.add(m[1]);
       continue;
     }
     m = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
     if (m) {
-      expect(types.has(m[1]!)).toBe(false);
-      types.set(m[1]!, m[2]!);
+      expect(types.has(m[1])).toBe(false);
+      types.set(m[1], m[2]);
       continue;
     }
     m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
@@ -32,14 +32,14 @@ function parse(text: string): { samples: Sample[]; types: Map<string, string>; h
       const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)/gy;
       let consumed = 0;
       for (let l = re.exec(m[2]); l; l = re.exec(m[2])) {
-        labels[l[1]!] = l[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+        labels[l[1]] = l[2].replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
         consumed = re.lastIndex;
       }
       if (consumed !== m[2].length) throw new Error(`bad labels: ${line}`);
     }
     const value = m[3] === '+Inf' ? Infinity : Number(m[3]);
     if (Number.isNaN(value)) throw new Error(`bad value: ${line}`);
-    samples.push({ name: m[1]!, labels, value });
+    samples.push({ name: m[1], labels, value });
   }
   return { samples, types, helps };
 }
@@ -70,8 +70,7 @@ describe('Metrics', () => {
     m.observeOperation('create', 400, false);
     m.observeOperation('reset', 2, true);
     const { samples } = parse(m.render(snapshot));
-    const bucket = (op: string, le: string) =>
-      find(samples, 'vela_operation_duration_seconds_bucket', { op, le });
+    const bucket = (op: string, le: string) => find(samples, 'vela_operation_duration_seconds_bucket', { op, le });
     expect(bucket('create', '0.05')).toBe(0);
     expect(bucket('create', '0.1')).toBe(1);
     expect(bucket('create', '0.5')).toBe(2);

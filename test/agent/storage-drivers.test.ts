@@ -14,7 +14,7 @@ const uriOf = (e: TestEngine, name: string) => connectionInfo(e.manager.get(name
 
 /** Branch a running parent holding ~40 MB and check data, isolation and how much the pool grew. */
 async function branchRunningParent(e: TestEngine): Promise<{ grewBytes: number; cloneBytes: number | null }> {
-  await sql(uriOf(e, 'main'), "CREATE TABLE big AS SELECT g, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 150000) g; CHECKPOINT");
+  await sql(uriOf(e, 'main'), 'CREATE TABLE big AS SELECT g, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 150000) g; CHECKPOINT');
   // Space: an idle parent, so the growth is the clone's alone.
   const before = (await e.manager.storage.usage()).usedBytes;
   await e.manager.create({ name: 'idle-clone' });
@@ -28,10 +28,10 @@ async function branchRunningParent(e: TestEngine): Promise<{ grewBytes: number; 
   await writer;
   expect(record.state).toBe('ready');
   const [n] = await sql<{ n: string }>(uriOf(e, 'clone'), 'SELECT count(*) AS n FROM big WHERE g <= 150000');
-  expect(Number(n!.n)).toBeGreaterThanOrEqual(150000);
+  expect(Number(n.n)).toBeGreaterThanOrEqual(150000);
   await sql(uriOf(e, 'clone'), 'DELETE FROM big');
   const [m] = await sql<{ n: string }>(uriOf(e, 'main'), 'SELECT count(*) AS n FROM big');
-  expect(Number(m!.n)).toBe(350000);
+  expect(Number(m.n)).toBe(350000);
   await e.manager.delete('clone');
   expect(await e.manager.storage.list()).toEqual(['main']);
   return { grewBytes, cloneBytes };

@@ -21,16 +21,12 @@ describe('parseComment', () => {
     expect(parsed.kind === 'command' && parsed.command).toEqual(command);
   });
 
-  it.each([
-    ['hello /vela reset'],
-    ['> /vela reset'],
-    ['LGTM\n/vela reset'],
-    ['/velaraptor'],
-    ['/VELA reset'],
-    [''],
-  ])('%j is not a command', (body) => {
-    expect(parseComment(body)).toEqual({ kind: 'none' });
-  });
+  it.each([['hello /vela reset'], ['> /vela reset'], ['LGTM\n/vela reset'], ['/velaraptor'], ['/VELA reset'], ['']])(
+    '%j is not a command',
+    (body) => {
+      expect(parseComment(body)).toEqual({ kind: 'none' });
+    },
+  );
 
   it.each([
     ['/vela frobnicate', 'unknown command `frobnicate`'],

@@ -18,7 +18,14 @@ const branch: Branch = {
   labels: {},
   storage: { driver: 'btrfs', exclusiveBytes: 3 * 1024 * 1024 },
   timings: { createMs: 120 },
-  connection: { host: 'db.internal', port: 6543, database: 'app', user: 'u_pr_7', password: 'hunter2-secret', uri: 'postgresql://u_pr_7:hunter2-secret@db.internal:6543/app' },
+  connection: {
+    host: 'db.internal',
+    port: 6543,
+    database: 'app',
+    user: 'u_pr_7',
+    password: 'hunter2-secret',
+    uri: 'postgresql://u_pr_7:hunter2-secret@db.internal:6543/app',
+  },
 };
 
 describe('renderStickyComment', () => {
@@ -27,7 +34,15 @@ describe('renderStickyComment', () => {
   it('starts with the hidden marker and shows state, parent, connection fields, age, TTL and size', () => {
     expect(body.startsWith(`${STICKY_MARKER}\n`)).toBe(true);
     expect(body).toContain('### 🟢 Database branch `pr-7`: ready');
-    for (const row of ['| Parent | `main` |', '| Host | `db.internal` |', '| Port | `6543` |', '| Database | `app` |', '| User | `u_pr_7` |', '| Age | 30m |', '| Size | 3.0 MiB |']) {
+    for (const row of [
+      '| Parent | `main` |',
+      '| Host | `db.internal` |',
+      '| Port | `6543` |',
+      '| Database | `app` |',
+      '| User | `u_pr_7` |',
+      '| Age | 30m |',
+      '| Size | 3.0 MiB |',
+    ]) {
       expect(body).toContain(row);
     }
     expect(body).toContain('| TTL | expires in 6d 23h (2030-01-17T11:30:00.000Z) |');
@@ -42,7 +57,10 @@ describe('renderStickyComment', () => {
   });
 
   it('a failed branch shows its error; an expired one says so', () => {
-    const failed = renderStickyComment({ kind: 'branch', branch: { ...branch, state: 'failed', error: 'out of\nspace', expiresAt: '2030-01-01T00:00:00Z' } }, { now });
+    const failed = renderStickyComment(
+      { kind: 'branch', branch: { ...branch, state: 'failed', error: 'out of\nspace', expiresAt: '2030-01-01T00:00:00Z' } },
+      { now },
+    );
     expect(failed).toContain('| State | failed (out of space) |');
     expect(failed).toContain('| TTL | expired');
   });

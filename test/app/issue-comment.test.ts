@@ -1,4 +1,3 @@
-import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lockDownNetwork, NOW, startHarness, closeAndCheck } from './helpers/harness.ts';
 import type { Harness } from './helpers/harness.ts';
@@ -41,7 +40,7 @@ describe('/vela slash-commands', () => {
     ]);
     const replies = h.github.replies(PR_NUMBER);
     expect(replies).toHaveLength(1);
-    expect(replies[0]!.body).toBe(
+    expect(replies[0].body).toBe(
       '> /vela reset\n\n@Codertocat ✅ Reset `pr-2` to the current state of `main` in 1s. Connection strings stay valid.',
     );
     expect(h.github.stickyComments(PR_NUMBER)).toHaveLength(1);
@@ -55,8 +54,8 @@ describe('/vela slash-commands', () => {
 
     const branch = h.agent.branches.get('pr-2')!;
     expect(Date.parse(branch.expiresAt!) - NOW.getTime()).toBe(2 * 86_400_000);
-    expect(h.github.replies(PR_NUMBER)[0]!.body).toContain('expires in 2d');
-    expect(h.github.stickyComments(PR_NUMBER)[0]!.body).toContain('| TTL | expires in 2d');
+    expect(h.github.replies(PR_NUMBER)[0].body).toContain('expires in 2d');
+    expect(h.github.stickyComments(PR_NUMBER)[0].body).toContain('| TTL | expires in 2d');
   });
 
   it('a read-only user is refused with a reply, and nothing reaches the agent', async () => {
@@ -68,7 +67,7 @@ describe('/vela slash-commands', () => {
 
     expect(h.agent.calls.length).toBe(callsBefore);
     expect(h.agent.prBranches()).toEqual(['pr-2']);
-    expect(h.github.replies(PR_NUMBER)[0]!.body).toContain('❌ Only collaborators with write, maintain or admin access');
+    expect(h.github.replies(PR_NUMBER)[0].body).toContain('❌ Only collaborators with write, maintain or admin access');
     expect(h.github.reactions.map((r) => r.content)).toEqual(['eyes', 'confused']);
   });
 
@@ -117,7 +116,7 @@ describe('/vela slash-commands', () => {
     h.github.mockInstallationToken().mockConfig(null).mockReactions().mockComments({ list: false, edit: false });
     await h.probot.receive(event('issue_comment', commentPayload('/vela frobnicate')));
     await h.tasks.idle();
-    const reply = h.github.replies(PR_NUMBER)[0]!.body;
+    const reply = h.github.replies(PR_NUMBER)[0].body;
     expect(reply).toContain('unknown command `frobnicate`');
     expect(reply).toContain('`/vela extend DURATION`');
     expect(h.github.permissionChecks).toEqual([]);
@@ -128,12 +127,18 @@ describe('/vela slash-commands', () => {
     h.github.mockInstallationToken().mockApp().mockConfig(null).mockReactions().mockComments({ edit: false }).mockPermission(USER, 'admin');
     await h.probot.receive(event('issue_comment', commentPayload('/vela status')));
     await h.tasks.idle();
-    expect(h.github.replies(PR_NUMBER)[0]!.body).toContain('❌ This PR has no branch `pr-2`. Comment `/vela create`');
-    expect(h.github.stickyComments(PR_NUMBER)[0]!.body).toContain('`pr-2`: none');
+    expect(h.github.replies(PR_NUMBER)[0].body).toContain('❌ This PR has no branch `pr-2`. Comment `/vela create`');
+    expect(h.github.stickyComments(PR_NUMBER)[0].body).toContain('`pr-2`: none');
   });
 
   it('/vela create --from P creates the branch from that parent (even with auto off)', async () => {
-    h.github.mockInstallationToken().mockApp().mockConfig('auto: false\n').mockReactions().mockComments({ edit: false }).mockPermission(USER, 'write');
+    h.github
+      .mockInstallationToken()
+      .mockApp()
+      .mockConfig('auto: false\n')
+      .mockReactions()
+      .mockComments({ edit: false })
+      .mockPermission(USER, 'write');
     await h.probot.receive(event('pull_request', pullRequestPayload('opened')));
     await h.tasks.idle();
     expect(h.agent.prBranches()).toEqual([]);
@@ -142,10 +147,10 @@ describe('/vela slash-commands', () => {
     await h.tasks.idle();
     expect(h.agent.prBranches()).toEqual(['pr-2']);
     expect(h.agent.branches.get('pr-2')!.parent).toBe('main');
-    expect(h.github.replies(PR_NUMBER)[0]!.body).toContain('✅ Created `pr-2` from `main`.');
+    expect(h.github.replies(PR_NUMBER)[0].body).toContain('✅ Created `pr-2` from `main`.');
     const sticky = h.github.stickyComments(PR_NUMBER);
     expect(sticky).toHaveLength(1);
-    expect(sticky[0]!.body).not.toContain(FAKE_PASSWORD_PREFIX);
+    expect(sticky[0].body).not.toContain(FAKE_PASSWORD_PREFIX);
   });
 
   it('/vela rebase that stops on a conflict reports it', async () => {
@@ -153,7 +158,7 @@ describe('/vela slash-commands', () => {
     h.github.mockReactions().mockPermission(USER, 'write');
     await h.probot.receive(event('issue_comment', commentPayload('/vela rebase')));
     await h.tasks.idle();
-    const reply = h.github.replies(PR_NUMBER)[0]!.body;
+    const reply = h.github.replies(PR_NUMBER)[0].body;
     expect(reply).toContain('❌ The vela agent refused: rebase stopped at the first conflict');
     expect(reply).toContain('- table users: column email changed in both');
     expect(h.github.reactions.at(-1)!.content).toBe('confused');
@@ -164,7 +169,7 @@ describe('/vela slash-commands', () => {
     h.github.mockReactions().mockPermission(USER, 'write');
     await h.probot.receive(event('issue_comment', commentPayload('/vela diff')));
     await h.tasks.idle();
-    const reply = h.github.replies(PR_NUMBER)[0]!.body;
+    const reply = h.github.replies(PR_NUMBER)[0].body;
     expect(reply).toContain('- 1 column added');
     expect(reply).toContain('```sql\nALTER TABLE users ADD COLUMN nickname text;\n```');
   });

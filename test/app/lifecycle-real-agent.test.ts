@@ -36,13 +36,13 @@ describeWithPool('the app with a real agent', () => {
       await h.tasks.idle();
       expect(await prNames()).toEqual(['pr-2']);
       expect(h.github.comments).toHaveLength(1);
-      expect(h.github.comments[0]!.body).toContain('Database branch `pr-2`: ready');
+      expect(h.github.comments[0].body).toContain('Database branch `pr-2`: ready');
 
       expect((await web.deliver('pull_request', pullRequestPayload('closed'))).status).toBe(200);
       await h.tasks.idle();
       expect(await prNames()).toEqual([]);
       expect(h.github.comments).toHaveLength(1);
-      expect(h.github.comments[0]!.body).toContain('Database branch `pr-2`: destroyed');
+      expect(h.github.comments[0].body).toContain('Database branch `pr-2`: destroyed');
     } finally {
       await web.close();
     }

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, it } from 'vitest';
 import { lockDownNetwork, NOW, startHarness, closeAndCheck } from './helpers/harness.ts';
 import type { Harness } from './helpers/harness.ts';
 import { runPrLifecycle } from './helpers/lifecycle.ts';

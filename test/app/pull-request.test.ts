@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lockDownNetwork, startHarness, closeAndCheck, checkMocksUsed } from './helpers/harness.ts';
 import type { Harness } from './helpers/harness.ts';
-import { commentPayload, event, PR_NUMBER, pullRequestPayload } from './helpers/payloads.ts';
+import { event, PR_NUMBER, pullRequestPayload } from './helpers/payloads.ts';
 import { FAKE_PASSWORD_PREFIX } from './helpers/fake-agent.ts';
 import { BOT_LOGIN } from './helpers/fake-github.ts';
 
@@ -25,14 +25,19 @@ describe('pull_request events', () => {
     expect(h.agent.prBranches()).toEqual([`pr-${PR_NUMBER}`]);
     const branch = h.agent.branches.get(`pr-${PR_NUMBER}`)!;
     expect(branch.parent).toBe('main');
-    expect(branch.labels).toEqual({ repo: 'Codertocat/Hello-World', pr: '2', sha: 'ec26c3e57ca3a959ca5aad62de7213c562f8c821', author: 'Codertocat' });
+    expect(branch.labels).toEqual({
+      repo: 'Codertocat/Hello-World',
+      pr: '2',
+      sha: 'ec26c3e57ca3a959ca5aad62de7213c562f8c821',
+      author: 'Codertocat',
+    });
     expect(Date.parse(branch.expiresAt!) - Date.parse(branch.createdAt)).toBe(3 * 86_400_000);
 
     const sticky = h.github.stickyComments(PR_NUMBER);
     expect(sticky).toHaveLength(1);
     expect(h.github.comments).toHaveLength(1);
     expect(h.github.commentWrites).toBe(2); // "creating" first, then edited in place once ready
-    const body = sticky[0]!.body;
+    const body = sticky[0].body;
     expect(body).toContain('Database branch `pr-2`: ready');
     expect(body).toContain(`| Port | \`${branch.port}\` |`);
     expect(body).toContain('| User | `u_pr_2` |');
@@ -71,12 +76,12 @@ describe('pull_request events', () => {
     h.github.mockInstallationToken().mockApp().mockConfig(null).mockComments();
     await h.probot.receive(event('pull_request', pullRequestPayload('opened')));
     await h.tasks.idle();
-    const firstId = h.github.comments[0]!.id;
+    const firstId = h.github.comments[0].id;
     await h.probot.receive(event('pull_request', pullRequestPayload('synchronize', { sha: 'c'.repeat(40) })));
     await h.tasks.idle();
 
     expect(h.github.comments.map((c) => c.id)).toEqual([firstId]);
-    expect(h.github.comments[0]!.body).toContain('for ccccccc');
+    expect(h.github.comments[0].body).toContain('for ccccccc');
     expect(h.agent.branches.get('pr-2')!.labels.sha).toBe('c'.repeat(40));
     expect(h.agent.countCalls('PATCH /v1/branches/pr-2')).toBe(1);
   });
@@ -90,8 +95,8 @@ describe('pull_request events', () => {
 
     expect(h.agent.prBranches()).toEqual([]);
     expect(h.github.comments).toHaveLength(1);
-    expect(h.github.comments[0]!.body).toContain('Database branch `pr-2`: destroyed');
-    expect(h.github.comments[0]!.body).toContain('The PR was merged');
+    expect(h.github.comments[0].body).toContain('Database branch `pr-2`: destroyed');
+    expect(h.github.comments[0].body).toContain('The PR was merged');
   });
 
   it('closed with keepOnClose: keeps the branch and says so', async () => {
@@ -103,7 +108,7 @@ describe('pull_request events', () => {
 
     expect(h.agent.prBranches()).toEqual(['pr-2']);
     expect(h.github.comments).toHaveLength(1);
-    expect(h.github.comments[0]!.body).toContain('kept after close');
+    expect(h.github.comments[0].body).toContain('kept after close');
   });
 
   it('draft PRs are skipped unless drafts: true', async () => {
@@ -136,8 +141,8 @@ describe('pull_request events', () => {
 
     expect(h.agent.prBranches()).toEqual([]);
     expect(h.github.comments).toHaveLength(1);
-    expect(h.github.comments[0]!.body).toContain('invalid `.github/vela.yml`');
-    expect(h.github.comments[0]!.body).toContain('`parnet`');
+    expect(h.github.comments[0].body).toContain('invalid `.github/vela.yml`');
+    expect(h.github.comments[0].body).toContain('`parnet`');
   });
 
   it('the sticky comment is found by marker AND author: a human quoting the marker is left alone', async () => {
@@ -148,7 +153,7 @@ describe('pull_request events', () => {
 
     expect(quoted.body).toBe('<!-- vela-branch:app --> copied');
     expect(h.github.stickyComments(PR_NUMBER)).toHaveLength(1);
-    expect(h.github.stickyComments(PR_NUMBER)[0]!.user.login).toBe(BOT_LOGIN);
+    expect(h.github.stickyComments(PR_NUMBER)[0].user.login).toBe(BOT_LOGIN);
   });
 });
 
@@ -165,8 +170,8 @@ describe('agent unreachable', () => {
       await h.probot.receive(opened);
       await h.tasks.idle();
       expect(h.github.comments).toHaveLength(1);
-      expect(h.github.comments[0]!.body).toContain('agent unreachable');
-      expect(h.github.comments[0]!.body).not.toContain(String(port));
+      expect(h.github.comments[0].body).toContain('agent unreachable');
+      expect(h.github.comments[0].body).not.toContain(String(port));
 
       // The agent comes back; GitHub's redelivery of the same event (same id) now succeeds.
       await h.agent.start(port);
@@ -174,7 +179,7 @@ describe('agent unreachable', () => {
       await h.tasks.idle();
       expect(h.agent.prBranches()).toEqual(['pr-2']);
       expect(h.github.comments).toHaveLength(1);
-      expect(h.github.comments[0]!.body).toContain('Database branch `pr-2`: ready');
+      expect(h.github.comments[0].body).toContain('Database branch `pr-2`: ready');
       expect(h.errors).toEqual([]);
     } finally {
       await h.close();

@@ -30,7 +30,7 @@ describe('the HTTP webhook endpoint', () => {
     await h.tasks.idle();
     expect(h.agent.prBranches()).toEqual(['pr-2']);
     expect(h.github.stickyComments(2)).toHaveLength(1);
-    expect(h.github.stickyComments(2)[0]!.body).toContain('`pr-2`: ready');
+    expect(h.github.stickyComments(2)[0].body).toContain('`pr-2`: ready');
   });
 
   it('the same delivery posted twice (same X-GitHub-Delivery): one branch, one comment', async () => {

@@ -41,7 +41,7 @@ describe('help', () => {
     const r = await runCli([name, '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^Usage: vela-branch ${name}\\b`));
-    expect(r.stdout).toMatch(/\nExamples:\n  .*vela-branch /);
+    expect(r.stdout).toMatch(/\nExamples:\n {2}.*vela-branch /);
   });
 
   it('`help NAME` matches `NAME --help`, and covers agent', async () => {

@@ -21,6 +21,7 @@ export type Route = (req: SeenRequest) => Reply | Promise<Reply>;
  */
 export async function startFakeAgent(routes: Record<string, Route>) {
   const requests: SeenRequest[] = [];
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- node:http ignores the promise; errors end the test
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);

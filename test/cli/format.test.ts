@@ -6,7 +6,14 @@ import { branchFixture, NOW, PASSWORD } from './fake-agent.ts';
 
 describe('renderTable', () => {
   it('pads columns to the widest cell, right-aligns where asked, trims line ends', () => {
-    const text = renderTable(['A', 'NUM', 'Z'], [['long-name', '5', ''], ['x', '12345', 'z']], ['left', 'right', 'left']);
+    const text = renderTable(
+      ['A', 'NUM', 'Z'],
+      [
+        ['long-name', '5', ''],
+        ['x', '12345', 'z'],
+      ],
+      ['left', 'right', 'left'],
+    );
     expect(text.split('\n')).toEqual(['A            NUM  Z', 'long-name      5', 'x          12345  z']);
   });
 });

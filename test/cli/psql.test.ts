@@ -24,11 +24,11 @@ describe('psql', () => {
     const r = await runCli(['psql', 'pr-1', '--', '-c', 'select 1'], { env, spawn });
     expect(r.code).toBe(3); // psql's own exit code
     expect(calls).toHaveLength(1);
-    expect(calls[0]!.command).toBe('psql');
-    expect(calls[0]!.args).toEqual(['postgresql://app@127.0.0.1:55001/app', '-c', 'select 1']);
-    expect(calls[0]!.args.join(' ')).not.toContain(PASSWORD);
-    expect(calls[0]!.env.PGPASSWORD).toBe(PASSWORD);
-    expect(calls[0]!.env.PATH).toBe('/usr/bin');
+    expect(calls[0].command).toBe('psql');
+    expect(calls[0].args).toEqual(['postgresql://app@127.0.0.1:55001/app', '-c', 'select 1']);
+    expect(calls[0].args.join(' ')).not.toContain(PASSWORD);
+    expect(calls[0].env.PGPASSWORD).toBe(PASSWORD);
+    expect(calls[0].env.PATH).toBe('/usr/bin');
   });
 
   it('honours VELA_PSQL', async () => {

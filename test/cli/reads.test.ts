@@ -32,7 +32,16 @@ beforeAll(async () => {
       body: {
         records: [
           { id: 1, time: '2025-11-25T11:57:00.000Z', actor: 'token:ci', action: 'create', branch: 'pr-1', result: 'ok', status: 201 },
-          { id: 2, time: '2025-11-25T11:58:30.000Z', actor: 'oidc:acme/shop', action: 'delete', branch: 'main', result: 'denied', status: 403, detail: 'protected' },
+          {
+            id: 2,
+            time: '2025-11-25T11:58:30.000Z',
+            actor: 'oidc:acme/shop',
+            action: 'delete',
+            branch: 'main',
+            result: 'denied',
+            status: 403,
+            detail: 'protected',
+          },
         ],
       },
     }),
@@ -50,9 +59,9 @@ describe('list', () => {
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^NAME\s+STATE\s+PARENT\s+PORT\s+AGE\s+TTL\s+SIZE\s+CREATE$/);
     // Every column starts at the same offset in every row.
-    const stateCol = lines[0]!.indexOf('STATE');
-    expect(lines[1]!.indexOf('ready')).toBe(stateCol);
-    expect(lines[2]!.indexOf('ready')).toBe(stateCol);
+    const stateCol = lines[0].indexOf('STATE');
+    expect(lines[1].indexOf('ready')).toBe(stateCol);
+    expect(lines[2].indexOf('ready')).toBe(stateCol);
     expect(lines[1]).toMatch(/^main \(protected\)\s+ready\s+-\s+5432\s+2d 4h\s+-\s+46 MiB\s+-$/);
     expect(lines[2]).toMatch(/^pr-1\s+ready\s+main\s+55001\s+3m\s+6d 23h\s+1\.5 MiB\s+142 ms$/);
   });
@@ -103,7 +112,9 @@ describe('url', () => {
     const r = await runCli(['url', 'pr-2'], { env });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('vela-branch: branch pr-2 is stopped, only a ready branch has connection info; start it with: vela-branch start pr-2\n');
+    expect(r.stderr).toBe(
+      'vela-branch: branch pr-2 is stopped, only a ready branch has connection info; start it with: vela-branch start pr-2\n',
+    );
   });
 });
 

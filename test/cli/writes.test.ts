@@ -77,6 +77,7 @@ describe('create', () => {
     const stderr = captureStream(true);
     const code = await main(['create', 'pr-4'], { env, stdout, stderr });
     expect(code).toBe(0);
+    // eslint-disable-next-line no-control-regex -- the spinner escape codes are what is checked
     expect(stderr.text()).toMatch(/^\r\x1b\[K⠋ creating pr-4… 0\.\ds/);
     expect(stderr.text().endsWith('\r\x1b[K')).toBe(true);
     expect(stdout.text()).toMatch(/^✓ created pr-4 from main/);
@@ -177,7 +178,11 @@ describe('init', () => {
   it('--from-url sends a logical import with its jobs; --jobs is checked', async () => {
     const r = await runCli(['init', '--from-url', 'postgresql://u:p@db:5432/shop', '--jobs', '4'], { env });
     expect(r.code).toBe(0);
-    expect(agent.requests[0]).toMatchObject({ method: 'POST', url: '/v1/init', body: { mode: 'logical', sourceUrl: 'postgresql://u:p@db:5432/shop', jobs: 4 } });
+    expect(agent.requests[0]).toMatchObject({
+      method: 'POST',
+      url: '/v1/init',
+      body: { mode: 'logical', sourceUrl: 'postgresql://u:p@db:5432/shop', jobs: 4 },
+    });
     expect(r.stdout).toMatch(/^✓ main ready \(logical import\)/);
     expect((await runCli(['init', '--from-url', 'postgresql://u:p@db/shop', '--jobs', '99'], { env })).code).toBe(2);
   });
@@ -193,5 +198,5 @@ describe('init', () => {
 /** A clock that returns the given instants in turn, then stays on the last. */
 function fixedClock(instants: number[]): () => number {
   let i = 0;
-  return () => instants[Math.min(i++, instants.length - 1)]!;
+  return () => instants[Math.min(i++, instants.length - 1)];
 }

@@ -44,23 +44,27 @@ export async function startTestAgent(opts: TestAgentOptions): Promise<TestAgent>
   const yaml = [`ports: { from: ${ports.from}, to: ${ports.to} }`, 'pool: { sizeGiB: 8 }', opts.config ?? ''].join('\n');
   await writeFile(cfgFile, yaml);
   let out = '';
-  const proc = spawn(process.execPath, [BIN, 'agent', '--data-dir', dataDir, '--listen', `127.0.0.1:${apiPort}`, '--storage', 'btrfs', '--config', cfgFile], {
-    env: { ...process.env, VELA_ADMIN_TOKEN: token, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const proc = spawn(
+    process.execPath,
+    [BIN, 'agent', '--data-dir', dataDir, '--listen', `127.0.0.1:${apiPort}`, '--storage', 'btrfs', '--config', cfgFile],
+    {
+      env: { ...process.env, VELA_ADMIN_TOKEN: token, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const url = `http://127.0.0.1:${apiPort}`;
   const started = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`agent did not start in 60 s:\n${out}`)), 60_000);
     const check = () => {
       if (out.includes('vela agent listening on')) {
         clearTimeout(timer);
-        proc.stderr!.off('data', check);
+        proc.stderr.off('data', check);
         resolve();
       }
     };
-    proc.stderr!.on('data', check);
+    proc.stderr.on('data', check);
     proc.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`agent exited with ${code} during start:\n${out}`));

@@ -62,7 +62,11 @@ export async function destroyDataDir(dataDir: string): Promise<void> {
   await rm(dataDir, { recursive: true, force: true });
 }
 
-export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(uri: string, text: string, params: unknown[] = []): Promise<T[]> {
+export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(
+  uri: string,
+  text: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const c = new pg.Client({ connectionString: uri });
   c.on('error', () => {});
   await c.connect();

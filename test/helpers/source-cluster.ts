@@ -19,7 +19,9 @@ export interface SourceCluster {
 }
 
 function vela(): { uid: number; gid: number } {
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('vela:'))!;
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('vela:'))!;
   const f = line.split(':');
   return { uid: Number(f[2]), gid: Number(f[3]) };
 }
@@ -36,9 +38,18 @@ export async function startSourceCluster(baseDir: string, preferredPort: number)
   const dir = join(baseDir, 'source');
   await mkdir(dir, { recursive: true });
   await chown(dir, user.uid, user.gid);
-  await runCommand([`${PG15}/initdb`, '-D', dir, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8'], as);
-  await appendFile(join(dir, 'postgresql.conf'), `\nport = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${dir}'\nwal_level = replica\nmax_wal_senders = 5\n`);
-  await writeFile(join(dir, 'pg_hba.conf'), 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n');
+  await runCommand(
+    [`${PG15}/initdb`, '-D', dir, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8'],
+    as,
+  );
+  await appendFile(
+    join(dir, 'postgresql.conf'),
+    `\nport = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${dir}'\nwal_level = replica\nmax_wal_senders = 5\n`,
+  );
+  await writeFile(
+    join(dir, 'pg_hba.conf'),
+    'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n',
+  );
   const ctl = (args: string[]) => runCommand([`${PG15}/pg_ctl`, ...args, '-D', dir, '-l', join(dir, 'source.log'), '-w', '-s'], as);
   await ctl(['start']);
   const admin = async (text: string, db = 'postgres') => {

@@ -10,7 +10,9 @@ export async function createBranch(params: BranchParams, client: AgentClient): P
     return { ...ready, created: true };
   } catch (err) {
     if (err instanceof AgentError && err.status === 409) {
-      throw new Error(`branch ${params.name} already exists; use \`command: ensure\` to reuse it, or pick another \`branch\``);
+      throw new Error(`branch ${params.name} already exists; use \`command: ensure\` to reuse it, or pick another \`branch\``, {
+        cause: err,
+      });
     }
     throw err;
   }

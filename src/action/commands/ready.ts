@@ -25,9 +25,7 @@ export async function untilReady(client: AgentClient, initial: Branch, opts: Wai
   for (;;) {
     if (branch.state === 'ready') {
       if (!branch.connection) {
-        throw new Error(
-          `the agent returned no credentials for branch ${branch.name}: the token must be allowed to write it`,
-        );
+        throw new Error(`the agent returned no credentials for branch ${branch.name}: the token must be allowed to write it`);
       }
       return { branch, connection: branch.connection };
     }

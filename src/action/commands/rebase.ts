@@ -17,9 +17,7 @@ export class RebaseConflictError extends Error {
   constructor(branch: string, conflicts: unknown[]) {
     const shown = conflicts.slice(0, 5).map(describeConflict);
     const more = conflicts.length > shown.length ? ` (and ${conflicts.length - shown.length} more)` : '';
-    super(
-      `rebase of ${branch} stopped at ${conflicts.length} conflict(s); the branch is unchanged: ${shown.join('; ')}${more}`,
-    );
+    super(`rebase of ${branch} stopped at ${conflicts.length} conflict(s); the branch is unchanged: ${shown.join('; ')}${more}`);
     this.name = 'RebaseConflictError';
     this.conflicts = conflicts;
   }

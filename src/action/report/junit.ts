@@ -52,7 +52,7 @@ const text = (v: unknown): string => {
   if (typeof v === 'string') return v;
   if (v && typeof v === 'object') {
     const t = (v as Node)['#text'];
-    return typeof t === 'string' ? t : t === undefined ? '' : String(t);
+    return typeof t === 'string' ? t : typeof t === 'number' || typeof t === 'boolean' ? String(t) : '';
   }
   return '';
 };
@@ -65,7 +65,7 @@ const attr = (v: unknown, name: string): string => {
   return '';
 };
 
-const firstLine = (s: string): string => s.trim().split('\n', 1)[0]!.trim();
+const firstLine = (s: string): string => s.trim().split('\n', 1)[0].trim();
 
 function toCase(tc: Node, suite: string): TestCaseResult {
   const failure = (tc.failure as unknown[] | undefined)?.[0];

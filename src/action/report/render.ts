@@ -28,8 +28,7 @@ export function reportMarker(key: string): string {
   return `<!-- vela-branch:report:${key} -->`;
 }
 
-const escapeHtml = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escapeHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 const clip = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
@@ -68,7 +67,10 @@ export function renderReport(input: ReportInput): string {
   const t = input.totals;
   const head: string[] = [input.marker, headline(t, input.fileCount), ''];
   if (input.fileCount === 0) {
-    head.push(`No JUnit XML files matched \`${clip(input.pattern.replace(/`/g, "'"), 200)}\`. Did the test step run and write its report?`, '');
+    head.push(
+      `No JUnit XML files matched \`${clip(input.pattern.replace(/`/g, "'"), 200)}\`. Did the test step run and write its report?`,
+      '',
+    );
   } else {
     head.push(
       '| Passed | Failed | Skipped | Total | Duration |',
@@ -100,7 +102,7 @@ export function renderReport(input: ReportInput): string {
   const wanted = Math.min(failures.length, input.maxFailures);
   let shown = 0;
   for (; shown < wanted; shown++) {
-    const block = failureBlock(failures[shown]!);
+    const block = failureBlock(failures[shown]);
     if (out.length + block.length > BODY_BUDGET) break;
     out += block;
   }

@@ -30,7 +30,7 @@ export async function resolveAdminToken(opts: { env: NodeJS.ProcessEnv; dataDir:
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     const raced = await readToken(path);
     if (raced) return { token: raced, source: 'file', path };
-    throw new Error(`admin token file ${path} exists but is empty`);
+    throw new Error(`admin token file ${path} exists but is empty`, { cause: err });
   }
   return { token, source: 'generated', path };
 }

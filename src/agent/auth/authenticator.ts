@@ -49,5 +49,5 @@ function bearerToken(header: string | undefined): string {
   if (header === undefined || header.trim() === '') throw unauthorized('missing bearer token');
   const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
   if (!m) throw unauthorized('expected an Authorization header of the form "Bearer <token>"');
-  return m[1]!;
+  return m[1];
 }

@@ -27,7 +27,11 @@ export async function rotateCredentials(
 }
 
 /** Ready means a client can log in over TCP with the branch's own password. */
-export async function waitForLogin(rec: Pick<BranchRecord, 'name' | 'port' | 'user' | 'password' | 'database'>, pgListen: string, timeoutMs = 5000): Promise<void> {
+export async function waitForLogin(
+  rec: Pick<BranchRecord, 'name' | 'port' | 'user' | 'password' | 'database'>,
+  pgListen: string,
+  timeoutMs = 5000,
+): Promise<void> {
   const host = probeHost(pgListen);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -39,14 +43,15 @@ export async function waitForLogin(rec: Pick<BranchRecord, 'name' | 'port' | 'us
       return;
     } catch (err) {
       await c.end().catch(() => {});
-      if (Date.now() > deadline) throw new Error(`branch ${rec.name} started but refuses logins: ${(err as Error).message}`);
+      if (Date.now() > deadline)
+        throw new Error(`branch ${rec.name} started but refuses logins: ${(err as Error).message}`, { cause: err });
       await new Promise((r) => setTimeout(r, 10));
     }
   }
 }
 
 function probeHost(listen: string): string {
-  const first = listen.split(',')[0]!.trim();
+  const first = listen.split(',')[0].trim();
   if (first === '*' || first === '0.0.0.0' || first === '' || first === 'localhost') return '127.0.0.1';
   if (first === '::') return '::1';
   return first;

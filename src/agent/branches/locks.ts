@@ -20,7 +20,7 @@ export class KeyedLock {
   /** Takes several keys in a fixed order so two callers can never wait on each other. */
   async runAll<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
     const sorted = [...new Set(keys)].sort();
-    const step = (i: number): Promise<T> => (i === sorted.length ? fn() : this.run(sorted[i]!, () => step(i + 1)));
+    const step = (i: number): Promise<T> => (i === sorted.length ? fn() : this.run(sorted[i], () => step(i + 1)));
     return step(0);
   }
 

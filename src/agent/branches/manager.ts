@@ -92,7 +92,10 @@ export class BranchManager {
    * `prepare` runs on the started branch before it is marked ready (nobody can branch from it or
    * get its credentials yet): how masked templates scrub their data.
    */
-  async create(req: CreateRequest, hooks: { prepare?: (rec: BranchRecord) => Promise<void> } = {}): Promise<{ record: BranchRecord; created: boolean }> {
+  async create(
+    req: CreateRequest,
+    hooks: { prepare?: (rec: BranchRecord) => Promise<void> } = {},
+  ): Promise<{ record: BranchRecord; created: boolean }> {
     const problem = branchNameProblem(req.name);
     if (problem) throw badRequest(problem);
     const parentName = req.parent ?? ROOT_BRANCH;
@@ -239,14 +242,16 @@ export class BranchManager {
       try {
         await this.d.storage.snapshot(parent.name, child, { skip: ['pg_wal'] });
       } finally {
-        const r = await c.query('SELECT labelfile, spcmapfile FROM pg_backup_stop(false)');
+        const r = await c.query<{ labelfile: string; spcmapfile: string | null }>(
+          'SELECT labelfile, spcmapfile FROM pg_backup_stop(false)',
+        );
         stopped = r.rows[0];
       }
       // WAL copied after pg_backup_stop holds everything the child needs to reach consistency.
       await this.d.storage.copyEntry!(parent.name, child, 'pg_wal');
       const dir = this.d.storage.volumePath(child);
-      await this.writeOwned(join(dir, 'backup_label'), stopped!.labelfile);
-      if (stopped!.spcmapfile) await this.writeOwned(join(dir, 'tablespace_map'), stopped!.spcmapfile);
+      await this.writeOwned(join(dir, 'backup_label'), stopped.labelfile);
+      if (stopped.spcmapfile) await this.writeOwned(join(dir, 'tablespace_map'), stopped.spcmapfile);
     });
   }
 
@@ -374,12 +379,14 @@ export class BranchManager {
     const deleted: string[] = [];
     if (opts.cascade) {
       // Deepest first, each under its own lock, so no lock is held while waiting for a descendant's.
-      for (const child of this.d.registry.children(name)) deleted.push(...(await this.delete(child.name, { cascade: true, force: opts.force })));
+      for (const child of this.d.registry.children(name))
+        deleted.push(...(await this.delete(child.name, { cascade: true, force: opts.force })));
     }
     await this.locks.run(name, async () => {
       const current = this.get(name);
       const children = this.d.registry.children(name).map((c) => c.name);
-      if (children.length) throw conflict(`branch ${name} has children (${children.join(', ')}): delete them first or pass cascade`, { children });
+      if (children.length)
+        throw conflict(`branch ${name} has children (${children.join(', ')}): delete them first or pass cascade`, { children });
       current.state = 'deleting';
       await this.d.registry.put(current);
       await this.destroyVolume(current);
@@ -499,7 +506,7 @@ export class BranchManager {
         const r = await c.query<{ b: string | null; s: string | null }>(
           'SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint AS b, EXTRACT(epoch FROM now() - pg_last_xact_replay_timestamp()) AS s',
         );
-        const row = r.rows[0]!;
+        const row = r.rows[0];
         return { lagBytes: row.b === null ? null : Number(row.b), lagSeconds: row.s === null ? null : Math.max(0, Number(row.s)) };
       })
       .catch(() => ({ lagBytes: null, lagSeconds: null }));
@@ -509,7 +516,14 @@ export class BranchManager {
 
   settings(rec: BranchRecord): BranchSettings {
     const d = this.d.defaults;
-    return { name: rec.name, port: rec.port, listen: d.pgListen, sharedBuffers: d.sharedBuffers, maxConnections: d.maxConnections, workMem: d.workMem };
+    return {
+      name: rec.name,
+      port: rec.port,
+      listen: d.pgListen,
+      sharedBuffers: d.sharedBuffers,
+      maxConnections: d.maxConnections,
+      workMem: d.workMem,
+    };
   }
 
   takenPorts(): number[] {
@@ -532,7 +546,9 @@ export class BranchManager {
   private async assertRoom(): Promise<void> {
     const { freeBytes } = await this.d.storage.usage();
     if (freeBytes < this.d.defaults.minFreeBytes) {
-      throw insufficientStorage(`the storage pool is full: ${Math.round(freeBytes / 1048576)} MiB free, need at least ${Math.round(this.d.defaults.minFreeBytes / 1048576)} MiB: delete branches or grow the pool`);
+      throw insufficientStorage(
+        `the storage pool is full: ${Math.round(freeBytes / 1048576)} MiB free, need at least ${Math.round(this.d.defaults.minFreeBytes / 1048576)} MiB: delete branches or grow the pool`,
+      );
     }
   }
 
@@ -573,7 +589,10 @@ export class BranchManager {
 
 /** postgres could not bind its port (someone took it after we checked it was free). */
 function portTaken(err: unknown): boolean {
-  return err instanceof PostgresStartError && /could not bind|already in use|could not create any TCP\/IP sockets/i.test(`${err.message}\n${err.logTail}`);
+  return (
+    err instanceof PostgresStartError &&
+    /could not bind|already in use|could not create any TCP\/IP sockets/i.test(`${err.message}\n${err.logTail}`)
+  );
 }
 
 /** Where the agent's superuser SQL for a branch goes. */

@@ -80,7 +80,13 @@ export class RootBuilder {
   async build(spec: RootSpec): Promise<BranchRecord> {
     if (this.building) throw conflict('a build of main is already running: wait for it (GET /v1/init/progress)');
     this.building = true;
-    this.progress = { ...idleProgress(), running: true, mode: spec.mode, phase: 'checking the source', startedAt: new Date().toISOString() };
+    this.progress = {
+      ...idleProgress(),
+      running: true,
+      mode: spec.mode,
+      phase: 'checking the source',
+      startedAt: new Date().toISOString(),
+    };
     const secrets = 'url' in spec ? [new URL(spec.url).password, decodeURIComponent(new URL(spec.url).password)] : [];
     try {
       const plan = await this.preflight(spec);
@@ -103,7 +109,9 @@ export class RootBuilder {
   }
 
   /** Everything that can be checked before anything is touched: source reachable, versions, tools. */
-  private async preflight(spec: RootSpec): Promise<{ tool?: string; restore?: string; database: string; sourceBytes: number; superuser?: string }> {
+  private async preflight(
+    spec: RootSpec,
+  ): Promise<{ tool?: string; restore?: string; database: string; sourceBytes: number; superuser?: string }> {
     if (spec.mode === 'empty') return { database: 'postgres', sourceBytes: 0 };
     const src = await probeSource(spec.url);
     const where = describeSource(spec.url);
@@ -114,21 +122,28 @@ export class RootBuilder {
       const dump = dumps.find((t) => t.major >= src.major);
       if (!dump) {
         const have = dumps.map((t) => t.major).join(', ') || 'none';
-        throw badRequest(`the source ${where} is PostgreSQL ${src.major}; pg_dump must be at least that version (found: ${have}). Install postgresql-client-${src.major} or point clientBin at it`);
+        throw badRequest(
+          `the source ${where} is PostgreSQL ${src.major}; pg_dump must be at least that version (found: ${have}). Install postgresql-client-${src.major} or point clientBin at it`,
+        );
       }
       const restore = (await findTools(this.d.runner, 'pg_restore', dirs)).find((t) => t.major === dump.major);
       if (!restore) throw badRequest(`no pg_restore ${dump.major} next to pg_dump ${dump.path}`);
       return { tool: dump.path, restore: restore.path, database: src.database, sourceBytes: src.bytes };
     }
     if (src.major !== serverMajor) {
-      throw badRequest(`a physical replica needs the same major version: the source ${where} is PostgreSQL ${src.major}, this agent runs PostgreSQL ${serverMajor} (start the agent with --pg-bin pointing at PostgreSQL ${src.major}, or use a logical import)`);
+      throw badRequest(
+        `a physical replica needs the same major version: the source ${where} is PostgreSQL ${src.major}, this agent runs PostgreSQL ${serverMajor} (start the agent with --pg-bin pointing at PostgreSQL ${src.major}, or use a logical import)`,
+      );
     }
     const bb = (await findTools(this.d.runner, 'pg_basebackup', dirs)).find((t) => t.major === src.major);
     if (!bb) throw badRequest(`no pg_basebackup ${src.major} found: install PostgreSQL ${src.major} client tools`);
     return { tool: bb.path, database: src.database, sourceBytes: 0, superuser: src.superuser };
   }
 
-  private async buildBeside(spec: RootSpec, plan: { tool?: string; restore?: string; database: string; sourceBytes: number; superuser?: string }): Promise<BranchRecord> {
+  private async buildBeside(
+    spec: RootSpec,
+    plan: { tool?: string; restore?: string; database: string; sourceBytes: number; superuser?: string },
+  ): Promise<BranchRecord> {
     const { storage, pg, pgUser, ports, registry } = this.d;
     const staging = nextName(ROOT_BRANCH);
     await pg.stop(storage.volumePath(staging), 'immediate').catch(() => {});
@@ -148,11 +163,18 @@ export class RootBuilder {
       password,
       standby: spec.mode === 'physical',
       ...(plan.superuser && plan.superuser !== SUPERUSER ? { superuser: plan.superuser } : {}),
-    } as BranchRecord;
+    };
     const dir = await storage.createVolume(staging, pgUser);
     try {
       if (spec.mode === 'physical') {
-        await cloneReplica({ runner: this.d.runner, pgBasebackup: plan.tool!, sourceUrl: spec.url, dataDir: dir, user: pgUser, progress: this.progress });
+        await cloneReplica({
+          runner: this.d.runner,
+          pgBasebackup: plan.tool!,
+          sourceUrl: spec.url,
+          dataDir: dir,
+          user: pgUser,
+          progress: this.progress,
+        });
         await pg.ensureInclude(dir);
         await pg.configure(dir, this.m.settings(tmp), { standby: true });
         await pg.writeHba(dir, true);
@@ -182,9 +204,11 @@ export class RootBuilder {
         }
         for (const seed of spec.mode === 'empty' ? (spec.seeds ?? []) : []) {
           this.progress.phase = `seed ${seed.name}`;
-          await pg.withClient(port, (c) => c.query(seed.sql)).catch((e) => {
-            throw badRequest(`seed ${seed.name} failed: ${(e as Error).message}`);
-          });
+          await pg
+            .withClient(port, (c) => c.query(seed.sql))
+            .catch((e) => {
+              throw badRequest(`seed ${seed.name} failed: ${(e as Error).message}`);
+            });
         }
         await this.m.rotateCredentials(tmp, () => pg.writeHba(dir, true));
       }
@@ -198,7 +222,14 @@ export class RootBuilder {
       throw err;
     }
     ports.release(port);
-    return this.swap({ database: plan.database, user, password, standby: spec.mode === 'physical', mode: spec.mode, superuser: plan.superuser });
+    return this.swap({
+      database: plan.database,
+      user,
+      password,
+      standby: spec.mode === 'physical',
+      mode: spec.mode,
+      superuser: plan.superuser,
+    });
   }
 
   /** Old main out, new main in, under main's locks so creates see either the old or the new one. */
@@ -213,7 +244,9 @@ export class RootBuilder {
         await this.d.onStep?.('root-swapping', ROOT_BRANCH);
         await storage.rename(nextName(ROOT_BRANCH), ROOT_BRANCH);
         const rec = await this.finishSwap(intent, old);
-        await storage.destroy(oldName(ROOT_BRANCH)).catch((e) => this.d.log('warn', `could not remove the old main volume: ${(e as Error).message}`));
+        await storage
+          .destroy(oldName(ROOT_BRANCH))
+          .catch((e) => this.d.log('warn', `could not remove the old main volume: ${(e as Error).message}`));
         return rec;
       }),
     );
@@ -294,7 +327,14 @@ export class RootBuilder {
   private async applyIntent(intent: SwapIntent): Promise<void> {
     const rec = this.d.registry.get(ROOT_BRANCH);
     if (!rec) return;
-    Object.assign(rec, { database: intent.database, user: intent.user, password: intent.password, standby: intent.standby, superuser: intent.superuser, state: 'ready' });
+    Object.assign(rec, {
+      database: intent.database,
+      user: intent.user,
+      password: intent.password,
+      standby: intent.standby,
+      superuser: intent.superuser,
+      state: 'ready',
+    });
     rec.labels = { ...rec.labels, source: intent.mode };
     await this.d.registry.put(rec);
   }
@@ -306,9 +346,11 @@ export class RootBuilder {
       this.progress.phase = `template ${t.name}`;
       const prepare = async (rec: BranchRecord) => {
         for (const step of t.sql) {
-          await this.d.pg.withClient(admin(rec), (c) => c.query(step.sql), rec.database).catch((e) => {
-            throw new VelaError('template_failed', 500, `template ${t.name}: ${step.name} failed: ${(e as Error).message}`);
-          });
+          await this.d.pg
+            .withClient(admin(rec), (c) => c.query(step.sql), rec.database)
+            .catch((e) => {
+              throw new VelaError('template_failed', 500, `template ${t.name}: ${step.name} failed: ${(e as Error).message}`);
+            });
         }
       };
       try {

@@ -56,15 +56,17 @@ export async function resolveBinaries(runner: Runner, pgBin: string | null): Pro
     try {
       accessSync(bin, constants.X_OK);
     } catch {
-      throw new Error(`PostgreSQL binary ${bin} is missing or not executable (--pg-bin ${dir}): point --pg-bin at a directory with initdb, pg_ctl and postgres`);
+      throw new Error(
+        `PostgreSQL binary ${bin} is missing or not executable (--pg-bin ${dir}): point --pg-bin at a directory with initdb, pg_ctl and postgres`,
+      );
     }
   }
   let out: string;
   try {
     out = (await runner([postgres, '--version'])).stdout;
   } catch (err) {
-    if (err instanceof CommandNotFoundError) throw new Error(`cannot run ${postgres}`);
-    throw new Error(`${postgres} --version failed: ${(err as Error).message}`);
+    if (err instanceof CommandNotFoundError) throw new Error(`cannot run ${postgres}`, { cause: err });
+    throw new Error(`${postgres} --version failed: ${(err as Error).message}`, { cause: err });
   }
   const m = /(\d+)(?:\.(\d+))?/.exec(out);
   if (!m) throw new Error(`cannot read the PostgreSQL version from "${out.trim()}"`);
@@ -85,7 +87,9 @@ export async function shareEmbeddedBinaries(runner: Runner, bins: PgBinaries, lo
   const version = bins.version.replace(/[^0-9.]/g, '') || String(bins.major);
   const target = join(SHARED_PG_ROOT, `pg-${version}`);
   if (existsSync(join(target, 'bin', 'postgres'))) return join(target, 'bin');
-  log(`the embedded PostgreSQL in ${nativeDir} is not reachable by the postgres OS user (a parent directory is private, e.g. a 0700 home); using a copy in ${target}`);
+  log(
+    `the embedded PostgreSQL in ${nativeDir} is not reachable by the postgres OS user (a parent directory is private, e.g. a 0700 home); using a copy in ${target}`,
+  );
   const tmp = `${target}.tmp-${process.pid}`;
   await runner(['mkdir', '-p', '-m', '0755', SHARED_PG_ROOT]);
   await runner(['rm', '-rf', tmp]);

@@ -90,7 +90,18 @@ export class PostgresControl {
 
   async initdb(dataDir: string): Promise<void> {
     await this.run(
-      [this.bins.initdb, '-D', dataDir, '-U', SUPERUSER, '-E', 'UTF8', '--locale=C.UTF-8', '--auth-local=trust', '--auth-host=scram-sha-256'],
+      [
+        this.bins.initdb,
+        '-D',
+        dataDir,
+        '-U',
+        SUPERUSER,
+        '-E',
+        'UTF8',
+        '--locale=C.UTF-8',
+        '--auth-local=trust',
+        '--auth-host=scram-sha-256',
+      ],
       { ...this.as, env: this.env() },
     );
     const conf = join(dataDir, 'postgresql.conf');
@@ -126,7 +137,9 @@ export class PostgresControl {
       "min_wal_size = '32MB'",
       'max_parallel_workers_per_gather = 1',
       // A hot standby must keep these at least as high as its primary's: leave the source's values.
-      ...(opts.standby ? ['hot_standby = on'] : [`max_connections = ${s.maxConnections}`, 'max_worker_processes = 4', 'max_parallel_workers = 2']),
+      ...(opts.standby
+        ? ['hot_standby = on']
+        : [`max_connections = ${s.maxConnections}`, 'max_worker_processes = 4', 'max_parallel_workers = 2']),
       "password_encryption = 'scram-sha-256'",
       'logging_collector = off',
       'log_min_messages = warning',
@@ -157,7 +170,13 @@ export class PostgresControl {
     const auto = join(dataDir, 'postgresql.auto.conf');
     const text = await readFile(auto, 'utf8').catch(() => null);
     if (text && /^\s*primary_(conninfo|slot_name)\s*=/m.test(text)) {
-      await this.writeOwned(auto, text.split('\n').filter((l) => !/^\s*primary_(conninfo|slot_name)\s*=/.test(l)).join('\n'));
+      await this.writeOwned(
+        auto,
+        text
+          .split('\n')
+          .filter((l) => !/^\s*primary_(conninfo|slot_name)\s*=/.test(l))
+          .join('\n'),
+      );
     }
   }
 
@@ -251,7 +270,11 @@ export class PostgresControl {
   }
 
   /** Superuser SQL over the unix socket; `superuser` differs from "postgres" for replicas of other clusters. */
-  async withClient<T>(target: number | { port: number; superuser?: string }, fn: (c: pg.Client) => Promise<T>, database = 'postgres'): Promise<T> {
+  async withClient<T>(
+    target: number | { port: number; superuser?: string },
+    fn: (c: pg.Client) => Promise<T>,
+    database = 'postgres',
+  ): Promise<T> {
     const { port, superuser } = typeof target === 'number' ? { port: target, superuser: undefined } : target;
     const client = new pg.Client({ host: this.socketDir(port), port, user: superuser ?? SUPERUSER, database });
     client.on('error', () => {});

@@ -26,7 +26,7 @@ export function volumeOf(proc: ProcInfo, root: string): string | null {
   const prefix = root.endsWith('/') ? root : `${root}/`;
   for (const a of proc.argv) {
     const i = a.indexOf(prefix);
-    if (i >= 0) return a.slice(i + prefix.length).split(/[\/\s'"]/)[0] || null;
+    if (i >= 0) return a.slice(i + prefix.length).split(/[/\s'"]/)[0] || null;
   }
   return null;
 }

@@ -15,12 +15,17 @@ const initBody = z
   .object({
     mode: z.enum(['empty', 'logical', 'physical']),
     seeds: z.array(seed).max(20).optional(),
-    sourceUrl: z.string().max(2000).regex(/^postgres(ql)?:\/\//, 'expected postgresql://user:password@host:port/database').optional(),
+    sourceUrl: z
+      .string()
+      .max(2000)
+      .regex(/^postgres(ql)?:\/\//, 'expected postgresql://user:password@host:port/database')
+      .optional(),
     jobs: z.number().int().min(1).max(16).optional(),
   })
   .strict()
   .superRefine((b, ctx) => {
-    if (b.mode !== 'empty' && !b.sourceUrl) ctx.addIssue({ code: 'custom', path: ['sourceUrl'], message: `mode ${b.mode} needs sourceUrl` });
+    if (b.mode !== 'empty' && !b.sourceUrl)
+      ctx.addIssue({ code: 'custom', path: ['sourceUrl'], message: `mode ${b.mode} needs sourceUrl` });
     if (b.mode === 'empty' && b.sourceUrl) ctx.addIssue({ code: 'custom', path: ['sourceUrl'], message: 'mode empty takes no sourceUrl' });
     if (b.mode !== 'empty' && b.seeds) ctx.addIssue({ code: 'custom', path: ['seeds'], message: 'seeds go with mode empty' });
   });
@@ -74,7 +79,8 @@ export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise
     const p = who(req);
     mustWrite(p, body.name);
     const parent = body.parent ?? 'main';
-    if (!canCreateFrom(p, parent)) throw forbidden(`this token may not branch from ${parent} (allowed: ${p.parents!.join(', ') || 'none'})`);
+    if (!canCreateFrom(p, parent))
+      throw forbidden(`this token may not branch from ${parent} (allowed: ${p.parents!.join(', ') || 'none'})`);
     const { record, created } = await timed('create', () => manager.create(body));
     reply.status(created ? 201 : 200);
     return { branch: view(record, p), created };
@@ -177,7 +183,9 @@ export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise
     const { name } = parse(branchParams, req.params, 'branch name');
     req.auditBranch = name;
     mustWrite(who(req), name);
-    return reply.status(501).send({ error: { code: 'not_implemented', message: 'rebase is not implemented yet; use reset to start again from the parent' } });
+    return reply
+      .status(501)
+      .send({ error: { code: 'not_implemented', message: 'rebase is not implemented yet; use reset to start again from the parent' } });
   });
   app.get('/v1/branches/:name/diff', async (req, reply) => {
     parse(branchParams, req.params, 'branch name');

@@ -6,7 +6,9 @@ const json = (schema: z.ZodType) => z.toJSONSchema(schema, { unrepresentable: 'a
 const error = {
   type: 'object',
   required: ['error'],
-  properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+  properties: {
+    error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
+  },
 };
 
 const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } };
@@ -53,7 +55,10 @@ export function openApiDocument(version: string) {
       '/v1/branches/{name}/diff': { parameters: [nameParam], get: op('not implemented yet (501)') },
       '/v1/branches/{name}/stop': { parameters: [nameParam], post: op('stop the branch postgres') },
       '/v1/branches/{name}/start': { parameters: [nameParam], post: op('start it again') },
-      '/v1/branches/{name}/refresh': { parameters: [nameParam], post: op('main only: repeat its last build beside the old one, then swap (admin)') },
+      '/v1/branches/{name}/refresh': {
+        parameters: [nameParam],
+        post: op('main only: repeat its last build beside the old one, then swap (admin)'),
+      },
       '/v1/init': {
         post: op('(re)build main: empty + seeds, logical import (sourceUrl) or streaming replica (admin)', {
           requestBody: {

@@ -54,7 +54,16 @@ export async function importLogical(o: LogicalImport): Promise<void> {
   o.progress.phase = 'restoring';
   const targetEnv = { ...process.env, PGHOST: o.target.socketDir, PGPORT: String(o.target.port), PGUSER: o.target.user };
   await o.runner(
-    [o.pgRestore, '--verbose', '--exit-on-error', '--no-owner', '--no-privileges', `--jobs=${o.jobs}`, `--dbname=${o.target.database}`, dumpDir],
+    [
+      o.pgRestore,
+      '--verbose',
+      '--exit-on-error',
+      '--no-owner',
+      '--no-privileges',
+      `--jobs=${o.jobs}`,
+      `--dbname=${o.target.database}`,
+      dumpDir,
+    ],
     {
       env: targetEnv,
       onOutput: (chunk) => {

@@ -19,7 +19,16 @@ export async function cloneReplica(o: {
   const { url, password } = splitPassword(o.sourceUrl);
   o.progress.phase = 'base backup';
   await o.runner(
-    [o.pgBasebackup, `--pgdata=${o.dataDir}`, '--wal-method=stream', '--write-recovery-conf', '--checkpoint=fast', '--progress', '--no-sync', `--dbname=${url}`],
+    [
+      o.pgBasebackup,
+      `--pgdata=${o.dataDir}`,
+      '--wal-method=stream',
+      '--write-recovery-conf',
+      '--checkpoint=fast',
+      '--progress',
+      '--no-sync',
+      `--dbname=${url}`,
+    ],
     {
       ...(o.user ? { uid: o.user.uid, gid: o.user.gid } : {}),
       env: { PATH: process.env.PATH, PGPASSWORD: password ?? '', PGCONNECT_TIMEOUT: '10' },

@@ -13,5 +13,16 @@ export interface BuildProgress {
 }
 
 export function idleProgress(): BuildProgress {
-  return { running: false, mode: null, phase: 'idle', tablesDone: 0, tablesTotal: 0, bytesDone: 0, bytesTotal: 0, startedAt: null, finishedAt: null, error: null };
+  return {
+    running: false,
+    mode: null,
+    phase: 'idle',
+    tablesDone: 0,
+    tablesTotal: 0,
+    bytesDone: 0,
+    bytesTotal: 0,
+    startedAt: null,
+    finishedAt: null,
+    error: null,
+  };
 }

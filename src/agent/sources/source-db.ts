@@ -64,11 +64,25 @@ export async function probeSource(url: string): Promise<SourceInfo> {
     };
   } catch (err) {
     const e = err as { code?: string; message?: string };
-    if (e.code === 'ECONNREFUSED' || e.code === 'EHOSTUNREACH' || e.code === 'ENOTFOUND' || e.code === 'ETIMEDOUT' || /timeout/i.test(e.message ?? '')) {
-      throw new VelaError('source_unreachable', 502, `cannot reach the source database ${where} (${e.code ?? 'timeout'}): check host, port and firewall`);
+    if (
+      e.code === 'ECONNREFUSED' ||
+      e.code === 'EHOSTUNREACH' ||
+      e.code === 'ENOTFOUND' ||
+      e.code === 'ETIMEDOUT' ||
+      /timeout/i.test(e.message ?? '')
+    ) {
+      throw new VelaError(
+        'source_unreachable',
+        502,
+        `cannot reach the source database ${where} (${e.code ?? 'timeout'}): check host, port and firewall`,
+      );
     }
     if (e.code === '28P01' || e.code === '28000') {
-      throw new VelaError('source_auth_failed', 502, `the source database ${where} refused the credentials (${e.code === '28P01' ? 'wrong password' : 'no pg_hba entry or role'})`);
+      throw new VelaError(
+        'source_auth_failed',
+        502,
+        `the source database ${where} refused the credentials (${e.code === '28P01' ? 'wrong password' : 'no pg_hba entry or role'})`,
+      );
     }
     if (e.code === '3D000') throw new VelaError('source_no_database', 502, `the source ${where} has no such database`);
     throw new VelaError('source_failed', 502, `cannot use the source database ${where}: ${(e.message ?? String(err)).slice(0, 200)}`);

@@ -26,7 +26,9 @@ export class BtrfsDriver implements StorageDriver {
     await mkdir(this.dir.root, { recursive: true });
     const type = (await statfs(this.dir.root)).type;
     if (type !== FS_MAGIC.btrfs) {
-      throw new Error(`storage btrfs: ${this.dir.root} is on ${fsName(type)}, not btrfs: mount a btrfs filesystem there, run the agent as root to get a loop-mounted pool, or choose --storage reflink|copy`);
+      throw new Error(
+        `storage btrfs: ${this.dir.root} is on ${fsName(type)}, not btrfs: mount a btrfs filesystem there, run the agent as root to get a loop-mounted pool, or choose --storage reflink|copy`,
+      );
     }
     await this.dir.ensure();
   }
@@ -36,7 +38,10 @@ export class BtrfsDriver implements StorageDriver {
   }
 
   async exists(name: string): Promise<boolean> {
-    return access(this.dir.path(name)).then(() => true, () => false);
+    return access(this.dir.path(name)).then(
+      () => true,
+      () => false,
+    );
   }
 
   async createVolume(name: string, owner: VolumeOwner | null): Promise<string> {
@@ -95,7 +100,9 @@ export async function assertBtrfsTools(run: Runner): Promise<void> {
     await run(['btrfs', '--version']);
   } catch (err) {
     if (err instanceof CommandNotFoundError) {
-      throw new Error('storage btrfs: the btrfs command is not installed: install btrfs-progs (apt-get install btrfs-progs)');
+      throw new Error('storage btrfs: the btrfs command is not installed: install btrfs-progs (apt-get install btrfs-progs)', {
+        cause: err,
+      });
     }
     throw err;
   }

@@ -40,7 +40,10 @@ export class FileCloneDriver implements StorageDriver {
   }
 
   async exists(name: string): Promise<boolean> {
-    return access(this.dir.path(name)).then(() => true, () => false);
+    return access(this.dir.path(name)).then(
+      () => true,
+      () => false,
+    );
   }
 
   async createVolume(name: string, owner: VolumeOwner | null): Promise<string> {
@@ -109,7 +112,9 @@ export async function assertReflink(run: Runner, root: string): Promise<void> {
     await run(['dd', 'if=/dev/zero', `of=${probe}`, 'bs=4096', 'count=1', 'status=none']);
     const r = await run(['cp', '--reflink=always', probe, `${probe}.clone`], { allowFailure: true });
     if (r.code !== 0) {
-      throw new Error(`storage reflink: ${root} cannot clone files (${r.stderr.trim()}): use an XFS filesystem made with reflink=1, or btrfs`);
+      throw new Error(
+        `storage reflink: ${root} cannot clone files (${r.stderr.trim()}): use an XFS filesystem made with reflink=1, or btrfs`,
+      );
     }
   } finally {
     await run(['rm', '-f', probe, `${probe}.clone`], { allowFailure: true });

@@ -21,12 +21,17 @@ export async function ensureLoopPool(
   log: (msg: string) => void,
 ): Promise<void> {
   if (process.getuid?.() !== 0) {
-    throw new Error('a loop-mounted btrfs pool needs root: run the agent as root, mount btrfs at the data dir yourself, or choose --storage reflink|copy');
+    throw new Error(
+      'a loop-mounted btrfs pool needs root: run the agent as root, mount btrfs at the data dir yourself, or choose --storage reflink|copy',
+    );
   }
   await assertBtrfsTools(run);
   await mkdir(mountPoint, { recursive: true });
   if (await isMountPoint(mountPoint)) return;
-  const exists = await access(image).then(() => true, () => false);
+  const exists = await access(image).then(
+    () => true,
+    () => false,
+  );
   if (!exists) {
     const fh = await open(image, 'wx', 0o600);
     await fh.truncate(Math.round(sizeGiB * 1024 ** 3));

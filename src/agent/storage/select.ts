@@ -39,8 +39,16 @@ export async function openStorage(opts: StorageOptions): Promise<StorageDriver> 
   switch (opts.kind) {
     case 'btrfs': {
       const onBtrfs = (await statfs(poolDir)).type === FS_MAGIC.btrfs;
-      const haveImage = await access(image).then(() => true, () => false);
-      driver = onBtrfs && !haveImage ? new BtrfsDriver(volumes, opts.runner) : process.getuid?.() === 0 ? await loopBtrfs() : new BtrfsDriver(volumes, opts.runner);
+      const haveImage = await access(image).then(
+        () => true,
+        () => false,
+      );
+      driver =
+        onBtrfs && !haveImage
+          ? new BtrfsDriver(volumes, opts.runner)
+          : process.getuid?.() === 0
+            ? await loopBtrfs()
+            : new BtrfsDriver(volumes, opts.runner);
       break;
     }
     case 'zfs':
@@ -68,7 +76,10 @@ async function pickAuto(
   image: string,
   loopBtrfs: () => Promise<StorageDriver>,
 ): Promise<StorageDriver> {
-  const haveImage = await access(image).then(() => true, () => false);
+  const haveImage = await access(image).then(
+    () => true,
+    () => false,
+  );
   if (haveImage || (await isMountPoint(poolDir))) {
     if ((await statfs(poolDir)).type === FS_MAGIC.btrfs || haveImage) return loopBtrfs();
   }

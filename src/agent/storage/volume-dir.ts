@@ -24,12 +24,18 @@ export class VolumeDir {
 
   async list(): Promise<string[]> {
     const entries = await readdir(this.root, { withFileTypes: true }).catch(() => []);
-    return entries.filter((e) => e.isDirectory() && branchNameProblem(e.name) === null).map((e) => e.name).sort();
+    return entries
+      .filter((e) => e.isDirectory() && branchNameProblem(e.name) === null)
+      .map((e) => e.name)
+      .sort();
   }
 
   async listStaging(): Promise<string[]> {
     const entries = await readdir(this.root, { withFileTypes: true }).catch(() => []);
-    return entries.filter((e) => e.isDirectory() && isStagingName(e.name)).map((e) => e.name).sort();
+    return entries
+      .filter((e) => e.isDirectory() && isStagingName(e.name))
+      .map((e) => e.name)
+      .sort();
   }
 
   async rename(from: string, to: string): Promise<void> {

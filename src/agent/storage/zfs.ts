@@ -16,7 +16,7 @@ export class ZfsDriver implements StorageDriver {
   private readonly mountRoot: string;
 
   constructor(dataset: string, mountRoot: string, runner: Runner) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.:\/-]*$/.test(dataset)) throw new Error(`zfs.dataset "${dataset}" is not a valid dataset name`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/.test(dataset)) throw new Error(`zfs.dataset "${dataset}" is not a valid dataset name`);
     this.dataset = dataset;
     this.mountRoot = mountRoot;
     this.run = runner;
@@ -42,7 +42,8 @@ export class ZfsDriver implements StorageDriver {
     try {
       await this.run(['zfs', 'version']);
     } catch (err) {
-      if (err instanceof CommandNotFoundError) throw new Error('storage zfs: the zfs command is not installed (zfsutils-linux)');
+      if (err instanceof CommandNotFoundError)
+        throw new Error('storage zfs: the zfs command is not installed (zfsutils-linux)', { cause: err });
       throw err;
     }
     const r = await this.run(['zfs', 'list', '-H', '-o', 'name', this.dataset], { allowFailure: true });

@@ -4,7 +4,15 @@ import { loadAppConfig } from '../config.ts';
 import type { AppConfig } from '../config.ts';
 import { renderStickyComment } from '../comment.ts';
 import type { StickyView } from '../comment.ts';
-import { agentFailureView, branchNameFor, destroyBranch, ensureBranch, isNotFound, isUnreachable, withoutCredentials } from '../branch-ops.ts';
+import {
+  agentFailureView,
+  branchNameFor,
+  destroyBranch,
+  ensureBranch,
+  isNotFound,
+  isUnreachable,
+  withoutCredentials,
+} from '../branch-ops.ts';
 import type { PullFacts } from '../branch-ops.ts';
 import { pullKey } from '../sticky.ts';
 import type { PullRef } from '../sticky.ts';
@@ -74,7 +82,13 @@ export function onPullRequestActive(deps: AppDeps) {
         if (config.checkRun && pull.headSha) await reportCheckRun(context.octokit, ref, pull.headSha, outcome);
       };
       try {
-        const { branch } = await ensureBranch({ agent: deps.agent, pull, parent: config.parent, ttl: config.ttl, readyPoll: deps.readyPoll });
+        const { branch } = await ensureBranch({
+          agent: deps.agent,
+          pull,
+          parent: config.parent,
+          ttl: config.ttl,
+          readyPoll: deps.readyPoll,
+        });
         await sticky({ kind: 'branch', branch });
         await check({ branch });
         return 'done';

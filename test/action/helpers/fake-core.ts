@@ -21,10 +21,7 @@ export interface FakeCore {
 }
 
 /** A typed, recording stand-in for @actions/core (the actions/typescript-action fixture pattern). */
-export function fakeCore(
-  inputs: Record<string, string>,
-  opts: { state?: Record<string, string>; idToken?: string } = {},
-): FakeCore {
+export function fakeCore(inputs: Record<string, string>, opts: { state?: Record<string, string>; idToken?: string } = {}): FakeCore {
   const calls: CoreCall[] = [];
   const outputs: Record<string, string> = {};
   const exported: Record<string, string> = {};

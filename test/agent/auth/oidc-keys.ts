@@ -7,7 +7,10 @@ import type { CryptoKey, JSONWebKeySet, JWTPayload } from 'jose';
 /** A local stand-in for GitHub's OIDC issuer: an RS256 key pair, a token signer and a JWKS document. */
 export interface TestIssuer {
   jwks: JSONWebKeySet;
-  sign(claims: JWTPayload, opts?: { audience?: string; issuer?: string; expiresIn?: string | number; notBefore?: string | number; key?: CryptoKey; kid?: string }): Promise<string>;
+  sign(
+    claims: JWTPayload,
+    opts?: { audience?: string; issuer?: string; expiresIn?: string | number; notBefore?: string | number; key?: CryptoKey; kid?: string },
+  ): Promise<string>;
 }
 
 export async function createTestIssuer(issuer: string, audience: string): Promise<TestIssuer> {

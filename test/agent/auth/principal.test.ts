@@ -8,11 +8,7 @@ function principal(scope: Scope, prefixes: string[] | null = null, parents: stri
 
 describe('principal checks', () => {
   it('orders scopes admin > write > read', () => {
-    expect([canRead(principal('read')), canRead(principal('write')), canRead(principal('admin'))]).toEqual([
-      true,
-      true,
-      true,
-    ]);
+    expect([canRead(principal('read')), canRead(principal('write')), canRead(principal('admin'))]).toEqual([true, true, true]);
     expect(canWriteBranch(principal('read'), 'pr-1')).toBe(false);
     expect(canWriteBranch(principal('write'), 'pr-1')).toBe(true);
     expect(canWriteBranch(principal('admin'), 'pr-1')).toBe(true);

@@ -110,7 +110,7 @@ export class FakeAgent {
     if (!name && req.method === 'POST') {
       if (this.gate) await this.gate;
       const parsed = createBranchBody.safeParse(body);
-      if (!parsed.success) return fail(400, 'bad_request', parsed.error.issues[0]!.message);
+      if (!parsed.success) return fail(400, 'bad_request', parsed.error.issues[0].message);
       const b = parsed.data;
       const existing = this.branches.get(b.name);
       if (existing) {
@@ -129,7 +129,7 @@ export class FakeAgent {
     if (!verb && req.method === 'GET') return send(200, branch);
     if (!verb && req.method === 'PATCH') {
       const parsed = patchBranchBody.safeParse(body);
-      if (!parsed.success) return fail(400, 'bad_request', parsed.error.issues[0]!.message);
+      if (!parsed.success) return fail(400, 'bad_request', parsed.error.issues[0].message);
       if (parsed.data.ttl !== undefined) {
         branch.expiresAt = parsed.data.ttl === null ? null : new Date(this.now().getTime() + parseDuration(parsed.data.ttl)!).toISOString();
       }
@@ -147,7 +147,13 @@ export class FakeAgent {
       return send(200, branch);
     }
     if (verb === 'rebase' && req.method === 'POST') {
-      return send(409, { error: { code: 'conflict', message: 'rebase stopped at the first conflict', conflicts: ['table users: column email changed in both'] } });
+      return send(409, {
+        error: {
+          code: 'conflict',
+          message: 'rebase stopped at the first conflict',
+          conflicts: ['table users: column email changed in both'],
+        },
+      });
     }
     if (verb === 'diff' && req.method === 'GET') {
       return send(200, { sql: 'ALTER TABLE users ADD COLUMN nickname text;', summary: ['1 column added'] });

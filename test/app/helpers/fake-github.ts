@@ -55,7 +55,9 @@ export class FakeGitHub {
       scope.get(`${this.repoPath}/contents/.github%2Fvela.yml`).reply(404, { message: 'Not Found' });
       nock(API).persist().get(`/repos/${OWNER}/.github/contents/.github%2Fvela.yml`).reply(404, { message: 'Not Found' });
     } else {
-      scope.get(`${this.repoPath}/contents/.github%2Fvela.yml`).reply(200, yamlText, { 'content-type': 'application/vnd.github.raw; charset=utf-8' });
+      scope
+        .get(`${this.repoPath}/contents/.github%2Fvela.yml`)
+        .reply(200, yamlText, { 'content-type': 'application/vnd.github.raw; charset=utf-8' });
     }
     return this;
   }

@@ -30,7 +30,7 @@ export async function runPrLifecycle(h: Harness, agentNow: () => number): Promis
   await h.probot.receive(event('pull_request', pullRequestPayload('synchronize', { sha: PUSHED_SHA })));
   await h.tasks.idle();
   expect((await h.client.get(name)).labels.sha).toBe(PUSHED_SHA);
-  expect(h.github.stickyComments(PR_NUMBER)[0]!.body).toContain(`for ${PUSHED_SHA.slice(0, 7)}`);
+  expect(h.github.stickyComments(PR_NUMBER)[0].body).toContain(`for ${PUSHED_SHA.slice(0, 7)}`);
 
   // /vela reset
   await h.probot.receive(event('issue_comment', commentPayload('/vela reset')));
@@ -51,7 +51,7 @@ export async function runPrLifecycle(h: Harness, agentNow: () => number): Promis
 
   const sticky = h.github.stickyComments(PR_NUMBER);
   expect(sticky).toHaveLength(1);
-  expect(sticky[0]!.body).toBe(
+  expect(sticky[0].body).toBe(
     [
       '<!-- vela-branch:app -->',
       '### 🗑️ Database branch `pr-2`: destroyed',
