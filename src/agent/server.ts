@@ -9,6 +9,8 @@ import { resolveAdminToken } from './auth/admin-token.ts';
 import type { AdminToken } from './auth/admin-token.ts';
 import { AuditLog } from './audit.ts';
 import { Metrics } from './metrics.ts';
+import { lockDataDir } from './data-dir-lock.ts';
+import { unboundedWriters } from './auth/access.ts';
 import { createLogger, engineLog } from './logger.ts';
 import { VERSION } from '../core/version.ts';
 import { cronMatches } from './cron.ts';
@@ -50,13 +52,22 @@ export async function startAgent(
   opts: { env?: NodeJS.ProcessEnv; logDestination?: NodeJS.WritableStream; onStep?: EngineOptions['onStep']; configFile?: string } = {},
 ): Promise<RunningAgent> {
   const logger = createLogger(cfg.logLevel, opts.logDestination);
+  for (const w of unboundedWriters(cfg)) logger.warn(`access: ${w}; give it prefixes to hold it to its own branches`);
   const templates = await readTemplates(cfg, opts.configFile);
-  const engine = await openEngine({
-    ...engineOptionsFromConfig(cfg),
-    log: engineLog(logger),
-    onStep: opts.onStep,
-    templates,
-  });
+  // Before anything touches the data dir: a second agent on it must change nothing.
+  const lock = await lockDataDir(cfg.dataDir);
+  let engine: Engine;
+  try {
+    engine = await openEngine({
+      ...engineOptionsFromConfig(cfg),
+      log: engineLog(logger),
+      onStep: opts.onStep,
+      templates,
+    });
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
   const adminToken = await resolveAdminToken({ env: opts.env ?? process.env, dataDir: cfg.dataDir });
   const audit = new AuditLog(join(cfg.dataDir, 'state', 'audit.jsonl'));
   const app = build({
@@ -106,6 +117,7 @@ export async function startAgent(
           // Whatever happened to the HTTP side, branches are stopped if the config says so.
           await engine.close({ stopBranches: cfg.shutdown.stopBranches });
           await audit.close();
+          await lock.release();
           logger.info({ stopBranches: cfg.shutdown.stopBranches }, 'agent stopped');
         }
       })();
