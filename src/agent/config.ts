@@ -4,7 +4,7 @@ import { parse as parseYaml, YAMLError } from 'yaml';
 import { z } from 'zod';
 import { DURATION_RULE, parseDuration } from '../core/durations.ts';
 import { BRANCH_NAME_RULE, isBranchName } from '../core/names.ts';
-import { GITHUB_ACTIONS_ISSUER } from './auth/oidc.ts';
+import { GITHUB_ACTIONS_ISSUER, globProblem } from './auth/oidc.ts';
 import { cronProblem } from './cron.ts';
 
 /**
@@ -18,6 +18,16 @@ const branchName = z.string().refine(isBranchName, BRANCH_NAME_RULE);
 const pgMemory = z.string().regex(/^\d+(kB|MB|GB|TB)?$/, 'expected a PostgreSQL size such as 16MB');
 const duration = z.string().refine((s) => parseDuration(s) !== null, DURATION_RULE);
 const port = z.number().int().min(1).max(65535);
+const githubId = z
+  .union([z.number().int().positive(), z.string().regex(/^\d+$/, 'expected a numeric GitHub id')])
+  .transform((v) => String(v));
+const glob = z
+  .string()
+  .min(1)
+  .superRefine((g, ctx) => {
+    const problem = globProblem(g);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 
 export interface ListenAddress {
@@ -67,7 +77,10 @@ const oidcRule = z
       .regex(/^[^/\s]+\/[^/\s]+$/, 'expected OWNER/REPO')
       .optional(),
     repository_owner: z.string().min(1).optional(),
-    ref: z.string().min(1).optional(),
+    repository_id: githubId.optional(),
+    repository_owner_id: githubId.optional(),
+    ref: glob.optional(),
+    job_workflow_ref: glob.optional(),
     event_name: z.string().min(1).optional(),
     scope: z.enum(['write', 'read']),
     prefixes: z.array(prefix).optional(),
@@ -75,8 +88,12 @@ const oidcRule = z
   })
   .superRefine((r, ctx) => {
     // Any GitHub repository can mint a token for any audience, so a rule must pin the repository or owner.
-    if (r.repository === undefined && r.repository_owner === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'a rule needs repository or repository_owner' });
+    const pins = [r.repository, r.repository_owner, r.repository_id, r.repository_owner_id];
+    if (pins.every((p) => p === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a rule needs repository or repository_owner (or their ids: repository_id, repository_owner_id)',
+      });
     }
   });
 

@@ -134,6 +134,20 @@ describe('loadConfig', () => {
     expect(found.join('\n')).not.toContain(secret);
   });
 
+  it('OIDC rules: a * inside a name is refused; ids and job_workflow_ref pin a rule', async () => {
+    const bad = await yamlFile(
+      'glob.yml',
+      'oidc: { audience: vela, rules: [ { repository: octo/app, ref: "refs/heads/main*", scope: write } ] }',
+    );
+    const found = problems(() => loadConfig({ file: bad, env: {}, flags: {} }));
+    expect(found.find((p) => p.includes('oidc.rules.0.ref'))).toMatch(/one whole path segment.*"main\*"/);
+    const good = await yamlFile(
+      'ids.yml',
+      'oidc: { audience: vela, rules: [ { repository_id: 42, job_workflow_ref: "octo/app/.github/workflows/ci.yml@refs/heads/main", scope: write, prefixes: [pr-] } ] }',
+    );
+    expect(loadConfig({ file: good, env: {}, flags: {} }).oidc?.rules[0]).toMatchObject({ repository_id: '42' });
+  });
+
   it('reports YAML syntax errors by position only', async () => {
     const file = await yamlFile('syntax.yml', 'tokens:\n  - name: ci\n    token: "secret-value-unclosed\n');
     const [problem] = problems(() => loadConfig({ file, env: {}, flags: {} }));

@@ -9,8 +9,13 @@ export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.co
 export interface OidcRule {
   repository?: string;
   repository_owner?: string;
-  /** Glob: `*` matches any run of characters, e.g. "refs/pull/*" or "refs/heads/main". */
+  /** Numeric ids survive a rename (a new repository under an old name gets a new id). */
+  repository_id?: string;
+  repository_owner_id?: string;
+  /** Glob: `*` stands for exactly one whole path segment, e.g. "refs/heads/*" or "refs/pull/*\/merge". */
   ref?: string;
+  /** Glob over the workflow file that runs, e.g. "octo/app/.github/workflows/ci.yml@refs/heads/main". */
+  job_workflow_ref?: string;
   event_name?: string;
   scope: 'write' | 'read';
   prefixes?: string[];
@@ -70,23 +75,44 @@ export function createOidcVerifier(cfg: OidcConfig, opts: OidcOptions = {}): Oid
 interface CompiledRule {
   rule: OidcRule;
   ref: RegExp | null;
+  workflow: RegExp | null;
 }
 
 function compileRule(rule: OidcRule): CompiledRule {
-  return { rule, ref: rule.ref === undefined ? null : globToRegExp(rule.ref) };
+  const glob = (g: string | undefined) => (g === undefined ? null : globToRegExp(g));
+  return { rule, ref: glob(rule.ref), workflow: glob(rule.job_workflow_ref) };
 }
 
+/**
+ * Why a glob is refused, or null. `*` must be a whole path segment: "refs/heads/main*" would let
+ * "refs/heads/main-evil" in, so it is an error rather than a surprise.
+ */
+export function globProblem(glob: string): string | null {
+  const bad = glob.split('/').find((seg) => seg.includes('*') && seg !== '*');
+  if (bad === undefined) return null;
+  return `"*" stands for one whole path segment (e.g. refs/heads/*, refs/pull/*/merge); "${bad}" mixes it into a name: spell the name out`;
+}
+
+/** `*` matches exactly one path segment (no "/"); everything else is literal. */
 export function globToRegExp(glob: string): RegExp {
+  const problem = globProblem(glob);
+  if (problem) throw new Error(problem);
   const body = glob
-    .split('*')
-    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-    .join('.*');
+    .split('/')
+    .map((seg) => (seg === '*' ? '[^/]+' : seg.replace(/[.+?^${}()|[\]\\*]/g, '\\$&')))
+    .join('/');
   return new RegExp(`^${body}$`);
 }
 
 function claim(payload: JWTPayload, name: string): string | undefined {
   const value = payload[name];
   return typeof value === 'string' ? value : undefined;
+}
+
+/** GitHub sends ids as strings; accept numbers too. */
+function claimText(payload: JWTPayload, name: string): string | undefined {
+  const value = payload[name];
+  return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined;
 }
 
 function sameName(a: string | undefined, b: string): boolean {
@@ -100,9 +126,16 @@ function matches(c: CompiledRule, payload: JWTPayload): boolean {
   if (rule.repository_owner !== undefined && !sameName(claim(payload, 'repository_owner'), rule.repository_owner)) {
     return false;
   }
+  for (const id of ['repository_id', 'repository_owner_id'] as const) {
+    if (rule[id] !== undefined && claimText(payload, id) !== String(rule[id])) return false;
+  }
   if (c.ref) {
     const ref = claim(payload, 'ref');
     if (ref === undefined || !c.ref.test(ref)) return false;
+  }
+  if (c.workflow) {
+    const wf = claim(payload, 'job_workflow_ref');
+    if (wf === undefined || !c.workflow.test(wf)) return false;
   }
   if (rule.event_name !== undefined && claim(payload, 'event_name') !== rule.event_name) return false;
   return true;

@@ -1,6 +1,6 @@
 import { createLocalJWKSet, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOidcVerifier, globToRegExp, jwksUrlFor } from '../../../src/agent/auth/oidc.ts';
+import { createOidcVerifier, globProblem, globToRegExp, jwksUrlFor } from '../../../src/agent/auth/oidc.ts';
 import type { OidcConfig } from '../../../src/agent/auth/oidc.ts';
 import { VelaError } from '../../../src/core/errors.ts';
 import { createTestIssuer, PR_CLAIMS, serveJwks } from './oidc-keys.ts';
@@ -142,11 +142,55 @@ describe('OIDC verification with injected keys', () => {
 });
 
 describe('globToRegExp', () => {
-  it('treats * as any run of characters and everything else literally', () => {
+  it('treats * as one path segment and everything else literally', () => {
     const re = globToRegExp('refs/pull/*/merge');
     expect(re.test('refs/pull/12/merge')).toBe(true);
     expect(re.test('refs/pull/12/head')).toBe(false);
     expect(globToRegExp('refs/heads/main').test('refs/heads/mainx')).toBe(false);
     expect(globToRegExp('v1.2').test('v1x2')).toBe(false);
+  });
+});
+
+describe('OIDC globs and id pins', () => {
+  it('* never crosses "/" and never completes a name', () => {
+    expect(globToRegExp('refs/heads/*').test('refs/heads/main')).toBe(true);
+    expect(globToRegExp('refs/heads/*').test('refs/heads/feature/x')).toBe(false);
+    expect(globToRegExp('refs/pull/*/merge').test('refs/pull/1/2/merge')).toBe(false);
+    expect(globToRegExp('refs/heads/main').test('refs/heads/main-evil')).toBe(false);
+    expect(() => globToRegExp('refs/heads/main*')).toThrow(/one whole path segment.*"main\*"/);
+    expect(globProblem('refs/heads/release-*')).toMatch(/release-\*/);
+    expect(globProblem('refs/pull/*/merge')).toBeNull();
+  });
+
+  it('a rule may pin repository_id, repository_owner_id and job_workflow_ref', async () => {
+    const pinned = createOidcVerifier({
+      ...cfg,
+      rules: [
+        {
+          repository_id: '42',
+          repository_owner_id: '7',
+          job_workflow_ref: 'octo/app/.github/workflows/ci.yml@refs/heads/*',
+          scope: 'write',
+          prefixes: ['pr-'],
+        },
+      ],
+    });
+    const claims = {
+      ...PR_CLAIMS,
+      repository_id: '42',
+      repository_owner_id: '7',
+      job_workflow_ref: 'octo/app/.github/workflows/ci.yml@refs/heads/main',
+    };
+    expect((await pinned.verify(await issuer.sign(claims))).scope).toBe('write');
+    for (const wrong of [
+      { repository_id: '43' },
+      { repository_owner_id: '8' },
+      { job_workflow_ref: 'octo/app/.github/workflows/evil.yml@refs/heads/main' },
+      { job_workflow_ref: 'octo/app/.github/workflows/ci.yml@refs/heads/a/b' },
+      { repository_id: undefined },
+    ]) {
+      const err = await rejection(pinned.verify(await issuer.sign({ ...claims, ...wrong })));
+      expect(err.status).toBe(403);
+    }
   });
 });
