@@ -7,6 +7,7 @@ import type { Authenticator } from './auth/authenticator.ts';
 import type { Principal } from './auth/principal.ts';
 import type { AuditLog } from './audit.ts';
 import type { Metrics } from './metrics.ts';
+import type { RefusalLimiter } from './rate-limit.ts';
 import { VelaError } from '../core/errors.ts';
 import { redact } from './log-redact.ts';
 import { branchRoutes } from './routes/branches.ts';
@@ -18,6 +19,8 @@ export interface AppDeps {
   auth: Authenticator;
   audit: AuditLog;
   metrics: Metrics;
+  /** Refused requests per client address; none = no limit (inject tests). */
+  limiter?: RefusalLimiter;
   publicHost: string;
   version: string;
   /** A pino logger (the agent's); none = silent, for inject tests. */
@@ -64,22 +67,27 @@ export function build(deps: AppDeps): FastifyInstance {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     if (req.url === '/healthz' || req.url.startsWith('/healthz?')) return;
+    const wait = deps.limiter?.retryAfter(req.ip) ?? null;
+    if (wait !== null) {
+      reply.header('retry-after', String(wait));
+      throw new VelaError('rate_limited', 429, `too many refused requests from ${req.ip}; try again in ${wait} s`);
+    }
     req.principal = await deps.auth.authenticate(req.headers.authorization);
   });
 
-  // One audit record per mutating request, whatever its outcome.
+  // One audit record per mutating request, whatever its outcome; refusals are counted, then summarised.
   app.addHook('onResponse', async (req, reply) => {
-    if (!['POST', 'PATCH', 'DELETE', 'PUT'].includes(req.method)) return;
     const status = reply.statusCode;
+    const actor = req.principal?.actor ?? 'anonymous';
+    const action = req.auditAction ?? `${req.method} ${req.routeOptions.url ?? 'unknown'}`;
+    if (status === 401 || status === 403 || status === 429) {
+      if (status !== 429) deps.limiter?.refused(req.ip);
+      deps.audit.denied({ actor, action, branch: req.auditBranch, status, client: req.ip, requestId: req.id });
+      return;
+    }
+    if (!['POST', 'PATCH', 'DELETE', 'PUT'].includes(req.method)) return;
     await deps.audit
-      .append({
-        actor: req.principal?.actor ?? 'anonymous',
-        action: req.auditAction ?? `${req.method} ${req.routeOptions.url ?? 'unknown'}`,
-        branch: req.auditBranch,
-        result: status < 400 ? 'ok' : status === 401 || status === 403 ? 'denied' : 'error',
-        status,
-        requestId: req.id,
-      })
+      .append({ actor, action, branch: req.auditBranch, result: status < 400 ? 'ok' : 'error', status, requestId: req.id })
       .catch((err) => req.log.error({ err: { message: (err as Error).message } }, 'audit append failed'));
   });
 

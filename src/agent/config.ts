@@ -146,6 +146,15 @@ const schema = z.strictObject({
     })
     .nullable()
     .default(null),
+  /** Refused requests (401, 403) per client address and window; over it, 429 until the window ends. */
+  rateLimit: z
+    .strictObject({
+      refusals: z.number().int().min(1).default(60),
+      windowSeconds: z.number().int().min(1).max(86400).default(60),
+    })
+    .prefault({}),
+  /** The audit file rotates past maxMiB; `keep` older files are kept. */
+  audit: z.strictObject({ maxMiB: z.number().positive().default(32), keep: z.number().int().min(1).max(100).default(4) }).prefault({}),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Directory with pg_dump/pg_restore/pg_basebackup for imports (else Debian's and PATH are searched). */
   clientBin: z.string().min(1).nullable().default(null),

@@ -10,6 +10,7 @@ import type { AdminToken } from './auth/admin-token.ts';
 import { AuditLog } from './audit.ts';
 import { Metrics } from './metrics.ts';
 import { lockDataDir } from './data-dir-lock.ts';
+import { RefusalLimiter } from './rate-limit.ts';
 import { unboundedWriters } from './auth/access.ts';
 import { createLogger, engineLog } from './logger.ts';
 import { VERSION } from '../core/version.ts';
@@ -69,13 +70,17 @@ export async function startAgent(
     throw err;
   }
   const adminToken = await resolveAdminToken({ env: opts.env ?? process.env, dataDir: cfg.dataDir });
-  const audit = new AuditLog(join(cfg.dataDir, 'state', 'audit.jsonl'));
+  const audit = new AuditLog(join(cfg.dataDir, 'state', 'audit.jsonl'), {
+    maxBytes: cfg.audit.maxMiB * 1024 * 1024,
+    keep: cfg.audit.keep,
+  });
   const app = build({
     manager: engine.manager,
     builder: engine.builder,
     auth: createAuthenticator({ tokens: cfg.tokens, adminToken: adminToken.token, oidc: cfg.oidc }),
     audit,
     metrics: new Metrics(),
+    limiter: new RefusalLimiter({ max: cfg.rateLimit.refusals, windowMs: cfg.rateLimit.windowSeconds * 1000 }),
     publicHost: cfg.publicHost,
     version: VERSION,
     logger,
