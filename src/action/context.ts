@@ -1,3 +1,4 @@
+import { prBranchName, runBranchName, type BranchOrigin } from '../core/workflows/branch-names.ts';
 import { readFileSync } from 'node:fs';
 
 /** What the action needs to know about the workflow run, read from the runner's environment. */
@@ -73,15 +74,10 @@ export function readRunContext(env: NodeJS.ProcessEnv): RunContext {
 
 /** `pr-<n>` on PR events, else `run-<run_id>-<attempt>`: stable across re-runs of one PR, unique per run otherwise. */
 export function defaultBranchName(ctx: RunContext): string {
-  return ctx.prNumber !== null ? `pr-${ctx.prNumber}` : `run-${ctx.runId}-${ctx.runAttempt}`;
+  return ctx.prNumber !== null ? prBranchName(ctx.prNumber) : runBranchName(ctx.runId, ctx.runAttempt);
 }
 
-/** Labels the agent stores with the branch so humans and the app can tell where it came from. */
-export function branchLabels(ctx: RunContext): Record<string, string> {
-  const labels: Record<string, string> = {};
-  if (ctx.owner && ctx.repo) labels.repo = `${ctx.owner}/${ctx.repo}`;
-  if (ctx.prNumber !== null) labels.pr = String(ctx.prNumber);
-  if (ctx.sha) labels.sha = ctx.sha;
-  if (ctx.actor) labels.actor = ctx.actor.slice(0, 256);
-  return labels;
+/** Where a branch made by this run comes from, for its labels. */
+export function runOrigin(ctx: RunContext): BranchOrigin {
+  return { repo: ctx.owner && ctx.repo ? `${ctx.owner}/${ctx.repo}` : undefined, pr: ctx.prNumber, sha: ctx.sha, actor: ctx.actor };
 }

@@ -51,10 +51,10 @@ const boolean = (fallback: boolean) =>
     })
     .transform((v) => (v === '' ? fallback : v.toLowerCase() === 'true'));
 
-const httpUrl = z.string().refine((v) => {
+const httpUrl = z.string().refine((value) => {
   try {
-    const u = new URL(v);
-    return u.protocol === 'http:' || u.protocol === 'https:';
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
   } catch {
     return false;
   }

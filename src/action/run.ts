@@ -1,20 +1,21 @@
 import * as actionsCore from '@actions/core';
 import { AgentClient } from '../core/client.ts';
 import type { ConnectionInfo } from '../core/types.ts';
+import { branchLabels } from '../core/workflows/branch-names.ts';
+import { deleteIfPresent } from '../core/workflows/delete.ts';
+import { ensureBranch, type EnsureParams } from '../core/workflows/ensure.ts';
+import { requireConnection, type WaitOptions } from '../core/workflows/ready.ts';
 import { hasAgentCredentials, resolveAgentToken } from './auth.ts';
 import { createBranch } from './commands/create.ts';
-import { deleteBranch } from './commands/delete.ts';
-import { ensureBranch, type BranchParams } from './commands/ensure.ts';
 import { rebaseBranch } from './commands/rebase.ts';
-import type { WaitOptions } from './commands/ready.ts';
 import { reportResults } from './commands/report.ts';
 import { resetBranch } from './commands/reset.ts';
-import { branchLabels, readRunContext, type RunContext } from './context.ts';
+import { readRunContext, runOrigin, type RunContext } from './context.ts';
 import type { ActionsCore } from './core.ts';
 import { createGitHubClient } from './github/octokit.ts';
 import type { RetryPolicy } from './github/retry.ts';
 import { readInputs, type ActionInputs } from './inputs.ts';
-import { connectionSecrets, redact } from './secrets.ts';
+import { connectionSecrets, stripSecrets } from './secrets.ts';
 
 export interface RunDeps {
   core: ActionsCore;
@@ -48,10 +49,10 @@ class Masker {
     this.core = core;
   }
   mask(...values: (string | null | undefined)[]): void {
-    for (const v of values) {
-      if (!v || this.secrets.has(v)) continue;
-      this.secrets.add(v);
-      this.core.setSecret(v);
+    for (const value of values) {
+      if (!value || this.secrets.has(value)) continue;
+      this.secrets.add(value);
+      this.core.setSecret(value);
     }
   }
 }
@@ -76,26 +77,26 @@ function publishConnection(
   inputs: ActionInputs,
   result: { connection: ConnectionInfo; created: boolean; branchName: string },
 ): void {
-  const c = result.connection;
-  masker.mask(...connectionSecrets(c));
+  const conn = result.connection;
+  masker.mask(...connectionSecrets(conn));
   core.setOutput('branch', result.branchName);
   core.setOutput('created', String(result.created));
-  core.setOutput('connection-string', c.uri);
-  core.setOutput('host', c.host);
-  core.setOutput('port', String(c.port));
-  core.setOutput('database', c.database);
-  core.setOutput('user', c.user);
-  core.setOutput('password', c.password);
+  core.setOutput('connection-string', conn.uri);
+  core.setOutput('host', conn.host);
+  core.setOutput('port', String(conn.port));
+  core.setOutput('database', conn.database);
+  core.setOutput('user', conn.user);
+  core.setOutput('password', conn.password);
   core.setOutput('skipped', 'false');
-  core.exportVariable(inputs.envVar, c.uri);
-  core.exportVariable('PGHOST', c.host);
-  core.exportVariable('PGPORT', String(c.port));
-  core.exportVariable('PGUSER', c.user);
-  core.exportVariable('PGPASSWORD', c.password);
-  core.exportVariable('PGDATABASE', c.database);
+  core.exportVariable(inputs.envVar, conn.uri);
+  core.exportVariable('PGHOST', conn.host);
+  core.exportVariable('PGPORT', String(conn.port));
+  core.exportVariable('PGUSER', conn.user);
+  core.exportVariable('PGPASSWORD', conn.password);
+  core.exportVariable('PGDATABASE', conn.database);
 }
 
-async function runCommand(inputs: ActionInputs, ctx: RunContext, deps: RunDeps, masker: Masker): Promise<void> {
+async function runCommandInput(inputs: ActionInputs, ctx: RunContext, deps: RunDeps, masker: Masker): Promise<void> {
   const { core } = deps;
   const canAuth = hasAgentCredentials(inputs, deps.env);
 
@@ -119,10 +120,10 @@ async function runCommand(inputs: ActionInputs, ctx: RunContext, deps: RunDeps, 
       },
       { agent, github },
     );
-    for (const w of res.warnings) core.warning(w);
+    for (const warning of res.warnings) core.warning(warning);
     await core.summary.addRaw(res.markdown, true).write();
-    const t = res.totals;
-    core.info(`${res.files.length} JUnit file(s): ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`);
+    const totals = res.totals;
+    core.info(`${res.files.length} JUnit file(s): ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
     if (res.comment) core.info(`PR comment ${res.comment.action}: ${res.comment.url}`);
     else if (res.commentSkipped) core.notice(`No PR comment: ${res.commentSkipped}.`);
     core.setOutput('branch', inputs.branch);
@@ -146,40 +147,40 @@ async function runCommand(inputs: ActionInputs, ctx: RunContext, deps: RunDeps, 
   switch (inputs.command) {
     case 'ensure':
     case 'create': {
-      const params: BranchParams = {
+      const params: EnsureParams = {
         name,
         parent: inputs.parent,
         ttl: inputs.ttl,
-        labels: branchLabels(ctx),
+        labels: branchLabels(runOrigin(ctx)),
         wait: deps.wait,
       };
-      const res = inputs.command === 'ensure' ? await ensureBranch(params, client) : await createBranch(params, client);
-      publishConnection(core, masker, inputs, { connection: res.connection, created: res.created, branchName: name });
+      const res = inputs.command === 'ensure' ? await ensureBranch(client, params) : await createBranch(client, params);
+      const conn = requireConnection(res.branch);
+      publishConnection(core, masker, inputs, { connection: conn, created: res.created, branchName: name });
       core.saveState(STATE.branch, name);
       core.saveState(STATE.created, String(res.created));
-      const c = res.connection;
       core.info(
         `Branch ${name} ${res.created ? `created from ${res.branch.parent ?? 'main'}` : 'already existed: reusing it'}; ` +
-          `${c.host}:${c.port}/${c.database} as ${c.user}, exported as ${inputs.envVar} and PG*`,
+          `${conn.host}:${conn.port}/${conn.database} as ${conn.user}, exported as ${inputs.envVar} and PG*`,
       );
       return;
     }
     case 'reset':
     case 'rebase': {
-      const res =
+      const branch =
         inputs.command === 'reset'
-          ? await resetBranch({ name, wait: deps.wait }, client)
-          : await rebaseBranch({ name, wait: deps.wait }, client);
-      publishConnection(core, masker, inputs, { connection: res.connection, created: false, branchName: name });
+          ? await resetBranch(client, { name, wait: deps.wait })
+          : await rebaseBranch(client, { name, wait: deps.wait });
+      publishConnection(core, masker, inputs, { connection: requireConnection(branch), created: false, branchName: name });
       core.info(
-        `Branch ${name} ${inputs.command === 'reset' ? 'reset to' : 'rebased onto'} the current state of ${res.branch.parent ?? 'its parent'}`,
+        `Branch ${name} ${inputs.command === 'reset' ? 'reset to' : 'rebased onto'} the current state of ${branch.parent ?? 'its parent'}`,
       );
       return;
     }
     case 'delete': {
-      const res = await deleteBranch({ name }, client);
+      const res = await deleteIfPresent(client, name);
       core.setOutput('branch', name);
-      core.info(res.missing ? `Branch ${name} does not exist: nothing to delete` : `Deleted ${res.deleted.join(', ')}`);
+      core.info(res.absent ? `Branch ${name} does not exist: nothing to delete` : `Deleted ${res.deleted.join(', ')}`);
       return;
     }
   }
@@ -193,9 +194,9 @@ export async function run(overrides: Partial<RunDeps> = {}): Promise<void> {
     const ctx = readRunContext(deps.env);
     const inputs = readInputs((name) => deps.core.getInput(name), ctx);
     masker.mask(inputs.token, inputs.githubToken);
-    await runCommand(inputs, ctx, deps, masker);
+    await runCommandInput(inputs, ctx, deps, masker);
   } catch (err) {
-    deps.core.setFailed(redact(err instanceof Error ? err.message : String(err), masker.secrets));
+    deps.core.setFailed(stripSecrets(err instanceof Error ? err.message : String(err), masker.secrets));
   }
 }
 
@@ -220,10 +221,10 @@ export async function runPost(overrides: Partial<RunDeps> = {}): Promise<void> {
       return;
     }
     const client = await agentClient(inputs, deps, masker);
-    const res = await deleteBranch({ name: branch }, client);
-    core.info(res.missing ? `vela-branch: branch ${branch} was already gone` : `vela-branch: deleted branch ${branch}`);
+    const res = await deleteIfPresent(client, branch);
+    core.info(res.absent ? `vela-branch: branch ${branch} was already gone` : `vela-branch: deleted branch ${branch}`);
   } catch (err) {
-    const message = redact(err instanceof Error ? err.message : String(err), masker.secrets);
+    const message = stripSecrets(err instanceof Error ? err.message : String(err), masker.secrets);
     core.warning(`vela-branch: could not delete branch ${branch}: ${message}`);
   }
 }

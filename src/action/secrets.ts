@@ -26,11 +26,11 @@ export function connectionSecrets(conn: Pick<ConnectionInfo, 'password' | 'uri'>
 }
 
 /** Replaces known secrets in a message; a last line of defence for error messages. */
-export function redact(message: string, secrets: Iterable<string>): string {
+export function stripSecrets(message: string, secrets: Iterable<string>): string {
   let out = message;
   // Longest first so a URI is replaced whole before the password inside it.
-  for (const s of [...secrets].filter((x) => x.length >= 4).sort((a, b) => b.length - a.length)) {
-    out = out.split(s).join('***');
+  for (const secret of [...secrets].filter((x) => x.length >= 4).sort((a, b) => b.length - a.length)) {
+    out = out.split(secret).join('***');
   }
   return out;
 }

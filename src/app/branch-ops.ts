@@ -1,7 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentError } from '../core/client.ts';
 import type { AgentClient } from '../core/client.ts';
 import type { Branch } from '../core/types.ts';
+import { branchLabels, prBranchName } from '../core/workflows/branch-names.ts';
+import { ensureBranch } from '../core/workflows/ensure.ts';
+import { BranchNotReadyError, type WaitOptions } from '../core/workflows/ready.ts';
 import type { StickyView } from './comment.ts';
 
 export interface PullFacts {
@@ -11,13 +13,11 @@ export interface PullFacts {
   headSha?: string;
 }
 
-export const branchNameFor = (prNumber: number) => `pr-${prNumber}`;
+export const branchNameFor = (pull: Pick<PullFacts, 'number'>) => prBranchName(pull.number);
 
+/** The shared label vocabulary; the PR's author is the actor that caused the branch. */
 export function labelsFor(pull: PullFacts): Record<string, string> {
-  const labels: Record<string, string> = { repo: pull.repoFullName, pr: String(pull.number) };
-  if (pull.headSha) labels.sha = pull.headSha;
-  if (pull.author) labels.author = pull.author;
-  return labels;
+  return branchLabels({ repo: pull.repoFullName, pr: pull.number, sha: pull.headSha, actor: pull.author });
 }
 
 /** An agent failure turned into what the sticky comment shows; anything else is not ours to explain. */
@@ -37,37 +37,30 @@ export function withoutCredentials(branch: Branch): Branch {
   return rest;
 }
 
-export interface EnsureParams {
+export interface PullBranchParams {
   agent: AgentClient;
   pull: PullFacts;
   parent: string;
   ttl: string;
-  readyPoll: { intervalMs: number; attempts: number };
+  wait: WaitOptions;
 }
 
-/** Gets or creates `pr-<n>`; keeps its `sha` label current; waits (bounded) while the agent is still creating it. */
-export async function ensureBranch(p: EnsureParams): Promise<{ branch: Branch; created: boolean }> {
-  const name = branchNameFor(p.pull.number);
-  const labels = labelsFor(p.pull);
-  const result = await p.agent.create({ name, parent: p.parent, ttl: p.ttl, labels, ifExists: 'return' });
-  let branch = withoutCredentials(result.branch);
-  if (!result.created && labels.sha && branch.labels?.sha !== labels.sha) {
-    branch = withoutCredentials(await p.agent.patch(name, { labels: { ...branch.labels, ...labels } }));
-  }
-  for (let i = 0; branch.state === 'creating' && i < p.readyPoll.attempts; i++) {
-    await sleep(p.readyPoll.intervalMs);
-    branch = withoutCredentials(await p.agent.get(name));
-  }
-  return { branch, created: result.created };
-}
-
-/** Deletes the branch; one that is already gone counts as deleted. */
-export async function destroyBranch(agent: AgentClient, name: string): Promise<'deleted' | 'absent'> {
+/**
+ * The shared ensure (get or create, labels current, a stopped branch started, bounded wait).
+ * A branch that did not get ready is still shown as it is (creating, failed) with `ready: false`.
+ */
+export async function ensurePullBranch(params: PullBranchParams): Promise<{ branch: Branch; ready: boolean; problem?: string }> {
   try {
-    await agent.delete(name);
-    return 'deleted';
+    const { branch } = await ensureBranch(params.agent, {
+      name: branchNameFor(params.pull),
+      parent: params.parent,
+      ttl: params.ttl,
+      labels: labelsFor(params.pull),
+      wait: params.wait,
+    });
+    return { branch: withoutCredentials(branch), ready: true };
   } catch (err) {
-    if (isNotFound(err)) return 'absent';
-    throw err;
+    if (!(err instanceof BranchNotReadyError)) throw err;
+    return { branch: withoutCredentials(err.branch), ready: false, problem: err.message };
   }
 }

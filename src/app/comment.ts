@@ -1,5 +1,6 @@
 import type { Branch } from '../core/types.ts';
 import { formatBytes, formatDuration } from '../core/durations.ts';
+import { branchTiming } from '../core/workflows/timing.ts';
 
 /** Hidden marker that, together with the app's own login, identifies the one sticky comment per PR. */
 export const STICKY_MARKER = '<!-- vela-branch:app -->';
@@ -75,32 +76,32 @@ function renderBody(view: StickyView, ctx: StickyContext): string[] {
   }
 }
 
-function heading(b: Branch): string {
-  return `### ${STATE_ICON[b.state] ?? '❔'} Database branch \`${b.name}\`: ${b.state}`;
+function heading(branch: Branch): string {
+  return `### ${STATE_ICON[branch.state] ?? '❔'} Database branch \`${branch.name}\`: ${branch.state}`;
 }
 
-function table(b: Branch, now: Date): string[] {
+function table(branch: Branch, now: Date): string[] {
   const rows: Array<[string, string]> = [
-    ['State', b.state + (b.state === 'failed' && b.error ? ` (${oneLine(b.error)})` : '')],
-    ['Parent', b.parent ? `\`${b.parent}\`` : '-'],
-    ['Host', `\`${b.host}\``],
-    ['Port', `\`${b.port}\``],
-    ['Database', `\`${b.database}\``],
-    ['User', `\`${b.user}\``],
-    ['Age', age(b, now)],
-    ['TTL', b.expiresAt ? `${expiry(b, now)} (${b.expiresAt})` : 'none'],
-    ['Size', formatBytes(b.storage?.exclusiveBytes)],
+    ['State', branch.state + (branch.state === 'failed' && branch.error ? ` (${oneLine(branch.error)})` : '')],
+    ['Parent', branch.parent ? `\`${branch.parent}\`` : '-'],
+    ['Host', `\`${branch.host}\``],
+    ['Port', `\`${branch.port}\``],
+    ['Database', `\`${branch.database}\``],
+    ['User', `\`${branch.user}\``],
+    ['Age', age(branch, now)],
+    ['TTL', branch.expiresAt ? `${expiry(branch, now)} (${branch.expiresAt})` : 'none'],
+    ['Size', formatBytes(branch.storage?.exclusiveBytes)],
   ];
   return ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)];
 }
 
-function credentialsHelp(b: Branch): string[] {
+function credentialsHelp(branch: Branch): string[] {
   return [
     '<details><summary>How to connect</summary>',
     '',
     'The password is never posted here.',
     '- In a workflow: `uses: vela/branch@v1` exports `DATABASE_URL` (and `PGHOST`, `PGPASSWORD`, …) for this PR.',
-    `- Locally: \`vela-branch url ${b.name}\` prints the connection string (needs \`VELA_AGENT_URL\` and \`VELA_TOKEN\`).`,
+    `- Locally: \`vela-branch url ${branch.name}\` prints the connection string (needs \`VELA_AGENT_URL\` and \`VELA_TOKEN\`).`,
     '',
     '</details>',
   ];
@@ -111,15 +112,15 @@ function footer(ctx: StickyContext): string {
   return `<sub>Updated${at} at ${ctx.now.toISOString()} · comment \`/vela help\` for commands</sub>`;
 }
 
-function age(b: Branch, now: Date): string {
-  const created = Date.parse(b.createdAt);
-  return Number.isNaN(created) ? '-' : formatDuration(Math.max(0, now.getTime() - created));
+function age(branch: Branch, now: Date): string {
+  const { ageMs } = branchTiming(branch, now);
+  return ageMs === null ? '-' : formatDuration(ageMs);
 }
 
-function expiry(b: Branch, now: Date): string {
-  if (!b.expiresAt) return 'with no expiry';
-  const left = Date.parse(b.expiresAt) - now.getTime();
-  return left > 0 ? `expires in ${formatDuration(left)}` : 'expired';
+function expiry(branch: Branch, now: Date): string {
+  const { ttlLeftMs, expired } = branchTiming(branch, now);
+  if (ttlLeftMs === null) return 'with no expiry';
+  return expired ? 'expired' : `expires in ${formatDuration(ttlLeftMs)}`;
 }
 
 function oneLine(text: string): string {

@@ -1,5 +1,6 @@
 import type { Probot } from 'probot';
 import type { AgentClient } from '../core/client.ts';
+import type { WaitOptions } from '../core/workflows/ready.ts';
 import { TaskTracker } from './tasks.ts';
 import { KeyedLock } from './keyed-lock.ts';
 import { DeliveryLog } from './deliveries.ts';
@@ -13,8 +14,8 @@ export interface AppOptions {
   tasks?: TaskTracker;
   /** The app's slug; without it the app asks GitHub once (`GET /app`). */
   appSlug?: string;
-  /** While the agent reports a branch as `creating`, poll it this often, this many times. */
-  readyPoll?: { intervalMs: number; attempts: number };
+  /** How long (and how often) to wait for a branch the agent is still creating. */
+  wait?: WaitOptions;
 }
 
 /** Everything a handler needs, injected so tests can swap any of it. */
@@ -26,7 +27,7 @@ export interface AppDeps {
   deliveries: DeliveryLog;
   sticky: StickyComments;
   botLogin: () => Promise<string>;
-  readyPoll: { intervalMs: number; attempts: number };
+  wait: WaitOptions;
 }
 
 export function buildDeps(app: Probot, opts: AppOptions): AppDeps {
@@ -38,6 +39,6 @@ export function buildDeps(app: Probot, opts: AppOptions): AppDeps {
     deliveries: new DeliveryLog(),
     sticky: new StickyComments(),
     botLogin: botLoginResolver(app, opts.appSlug),
-    readyPoll: opts.readyPoll ?? { intervalMs: 2000, attempts: 30 },
+    wait: opts.wait ?? { pollMs: 2000, timeoutMs: 60_000 },
   };
 }

@@ -58,14 +58,14 @@ export function branchArg(value: string | undefined, command: string): string {
 }
 
 export function stringOption(values: OptionValues, key: string): string | undefined {
-  const v = values[key];
-  return typeof v === 'string' ? v : undefined;
+  const value = values[key];
+  return typeof value === 'string' ? value : undefined;
 }
 
 export function stringsOption(values: OptionValues, key: string): string[] {
-  const v = values[key];
-  if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
-  return typeof v === 'string' ? [v] : [];
+  const value = values[key];
+  if (Array.isArray(value)) return value.filter((x): x is string => typeof x === 'string');
+  return typeof value === 'string' ? [value] : [];
 }
 
 export function flagOption(values: OptionValues, key: string): boolean {

@@ -25,14 +25,14 @@ export const auditCommand: CommandSpec = {
       ctx.print('no audit records');
       return 0;
     }
-    const rows = records.map((r) => [
-      formatTimestamp(r.time),
-      r.actor,
-      r.action,
-      r.branch ?? '-',
-      r.result,
-      String(r.status),
-      r.detail ?? '',
+    const rows = records.map((record) => [
+      formatTimestamp(record.time),
+      record.actor,
+      record.action,
+      record.branch ?? '-',
+      record.result,
+      String(record.status),
+      record.detail ?? '',
     ]);
     ctx.print(renderTable(['TIME (UTC)', 'ACTOR', 'ACTION', 'BRANCH', 'RESULT', 'STATUS', 'DETAIL'], rows));
     return 0;
@@ -41,9 +41,9 @@ export const auditCommand: CommandSpec = {
 
 function parseLimit(text: string | undefined): number {
   if (text === undefined) return 50;
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > 1000) {
+  const limit = Number(text);
+  if (!/^\d+$/.test(text) || limit < 1 || limit > 1000) {
     throw new UsageError(`--limit must be a whole number from 1 to 1000, got ${JSON.stringify(text)}`, 'audit');
   }
-  return n;
+  return limit;
 }

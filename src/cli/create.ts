@@ -36,33 +36,33 @@ export const createCommand: CommandSpec = {
       ctx.print(JSON.stringify({ ...result, branch: redactBranch(result.branch) }, null, 2));
       return 0;
     }
-    const b = result.branch;
-    const from = b.parent ? ` from ${b.parent}` : '';
+    const branch = result.branch;
+    const from = branch.parent ? ` from ${branch.parent}` : '';
     if (!result.created) {
-      ctx.print(`✓ ${b.name} already exists${from} · ${b.state} · port ${b.port}`);
+      ctx.print(`✓ ${branch.name} already exists${from} · ${branch.state} · port ${branch.port}`);
     } else {
-      const took = b.timings.createMs != null ? `${formatMs(b.timings.createMs)} (agent)` : `${formatMs(ctx.now() - started)}`;
-      ctx.print(`✓ created ${b.name}${from} in ${took} · port ${b.port}`);
+      const took = branch.timings.createMs != null ? `${formatMs(branch.timings.createMs)} (agent)` : `${formatMs(ctx.now() - started)}`;
+      ctx.print(`✓ created ${branch.name}${from} in ${took} · port ${branch.port}`);
     }
-    ctx.print(`  connect: vela-branch psql ${b.name}   ·   URI: vela-branch url ${b.name}`);
+    ctx.print(`  connect: vela-branch psql ${branch.name}   ·   URI: vela-branch url ${branch.name}`);
     return 0;
   },
 };
 
 /** Builds the request body and checks it with the agent's own schema, so mistakes fail before any request. */
-export function buildCreateBody(nameArg: string | undefined, v: OptionValues): CreateBranchBody {
+export function buildCreateBody(nameArg: string | undefined, values: OptionValues): CreateBranchBody {
   const name = branchArg(nameArg, 'create');
-  const parentArg = stringOption(v, 'from');
+  const parentArg = stringOption(values, 'from');
   const parent = parentArg === undefined ? undefined : branchArg(parentArg, 'create');
-  const ttl = stringOption(v, 'ttl');
+  const ttl = stringOption(values, 'ttl');
   if (ttl !== undefined && parseDuration(ttl) === null) {
     throw new UsageError(`invalid --ttl ${JSON.stringify(ttl)}: ${DURATION_RULE}`, 'create');
   }
-  const ifExists = stringOption(v, 'if-exists');
+  const ifExists = stringOption(values, 'if-exists');
   if (ifExists !== undefined && ifExists !== 'return' && ifExists !== 'fail') {
     throw new UsageError(`--if-exists must be "return" or "fail", got ${JSON.stringify(ifExists)}`, 'create');
   }
-  const labels = parseLabels(stringsOption(v, 'label'));
+  const labels = parseLabels(stringsOption(values, 'label'));
   const body = {
     name,
     ...(parent && { parent }),

@@ -1,4 +1,5 @@
 import { formatDuration } from '../core/durations.ts';
+import { branchTiming } from '../core/workflows/timing.ts';
 
 export type Align = 'left' | 'right';
 
@@ -15,17 +16,15 @@ export function renderTable(headers: string[], rows: string[][], align: Align[] 
 
 /** Time since an ISO timestamp, e.g. "3m", "2d 4h"; "-" when unknown. */
 export function formatAge(iso: string | null | undefined, now: number): string {
-  const t = iso ? Date.parse(iso) : NaN;
-  if (Number.isNaN(t)) return '-';
-  return formatDuration(Math.max(0, now - t));
+  const ageMs = iso ? branchTiming({ createdAt: iso, expiresAt: null }, now).ageMs : null;
+  return ageMs === null ? '-' : formatDuration(ageMs);
 }
 
 /** Time left until expiry, e.g. "6d 23h"; "-" for no TTL, "expired" once it has passed. */
 export function formatTtlLeft(expiresAt: string | null | undefined, now: number): string {
-  if (!expiresAt) return '-';
-  const t = Date.parse(expiresAt);
-  if (Number.isNaN(t)) return '-';
-  return t <= now ? 'expired' : formatDuration(t - now);
+  const { ttlLeftMs, expired } = branchTiming({ createdAt: '', expiresAt: expiresAt ?? null }, now);
+  if (ttlLeftMs === null) return '-';
+  return expired ? 'expired' : formatDuration(ttlLeftMs);
 }
 
 /** Operation timings: "142 ms" below a second, "1.4 s" above. */
@@ -36,7 +35,7 @@ export function formatMs(ms: number | null | undefined): string {
 
 /** "2025-11-25 10:53:01" in UTC: sortable, compact, and the same on every machine. */
 export function formatTimestamp(iso: string): string {
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) return iso;
-  return new Date(t).toISOString().slice(0, 19).replace('T', ' ');
+  const time = Date.parse(iso);
+  if (Number.isNaN(time)) return iso;
+  return new Date(time).toISOString().slice(0, 19).replace('T', ' ');
 }

@@ -45,17 +45,17 @@ export function overviewHelp(commands: CommandSpec[]): string {
   ].join('\n');
 }
 
-export function commandHelp(c: Pick<CommandSpec, 'usage' | 'summary' | 'description' | 'optionHelp' | 'examples'>): string {
-  const lines = [`Usage: vela-branch ${c.usage}`, '', capitalise(c.summary) + '.'];
-  if (c.description) lines.push('', c.description);
-  if (c.optionHelp?.length) {
-    const width = Math.max(...c.optionHelp.map(([f]) => f.length));
-    lines.push('', 'Options:', ...c.optionHelp.map(([f, d]) => `  ${f.padEnd(width)}  ${d}`));
+export function commandHelp(spec: Pick<CommandSpec, 'usage' | 'summary' | 'description' | 'optionHelp' | 'examples'>): string {
+  const lines = [`Usage: vela-branch ${spec.usage}`, '', capitalise(spec.summary) + '.'];
+  if (spec.description) lines.push('', spec.description);
+  if (spec.optionHelp?.length) {
+    const width = Math.max(...spec.optionHelp.map(([flag]) => flag.length));
+    lines.push('', 'Options:', ...spec.optionHelp.map(([flag, what]) => `  ${flag.padEnd(width)}  ${what}`));
   }
-  lines.push('', 'Examples:', ...c.examples.map((e) => `  ${e}`));
+  lines.push('', 'Examples:', ...spec.examples.map((example) => `  ${example}`));
   return lines.join('\n');
 }
 
-function capitalise(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -111,11 +111,12 @@ async function runWithBuildProgress<T>(ctx: CommandContext, text: string, work: 
 }
 
 async function showProgress(client: AgentClient, progress: Progress): Promise<void> {
-  const p = await client.request<BuildProgress>('GET', '/v1/init/progress').catch(() => null);
-  if (!p?.running) return;
-  const parts = [p.phase];
-  if (p.tablesTotal) parts.push(`${p.tablesDone}/${p.tablesTotal} tables`);
-  if (p.bytesDone) parts.push(p.bytesTotal ? `${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}` : formatBytes(p.bytesDone));
+  const state = await client.request<BuildProgress>('GET', '/v1/init/progress').catch(() => null);
+  if (!state?.running) return;
+  const parts = [state.phase];
+  if (state.tablesTotal) parts.push(`${state.tablesDone}/${state.tablesTotal} tables`);
+  if (state.bytesDone)
+    parts.push(state.bytesTotal ? `${formatBytes(state.bytesDone)} of ${formatBytes(state.bytesTotal)}` : formatBytes(state.bytesDone));
   progress.update?.(`${parts[0]}: ${parts.slice(1).join(' · ')}`.replace(/: $/, ''));
 }
 

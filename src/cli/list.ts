@@ -28,15 +28,15 @@ export const listCommand: CommandSpec = {
 };
 
 export function branchTable(branches: Branch[], now: number): string {
-  const rows = branches.map((b) => [
-    b.protected ? `${b.name} (protected)` : b.name,
-    b.state,
-    b.parent ?? '-',
-    String(b.port),
-    formatAge(b.createdAt, now),
-    formatTtlLeft(b.expiresAt, now),
-    formatBytes(b.storage?.exclusiveBytes),
-    formatMs(b.timings?.createMs),
+  const rows = branches.map((branch) => [
+    branch.protected ? `${branch.name} (protected)` : branch.name,
+    branch.state,
+    branch.parent ?? '-',
+    String(branch.port),
+    formatAge(branch.createdAt, now),
+    formatTtlLeft(branch.expiresAt, now),
+    formatBytes(branch.storage?.exclusiveBytes),
+    formatMs(branch.timings?.createMs),
   ]);
   return renderTable(['NAME', 'STATE', 'PARENT', 'PORT', 'AGE', 'TTL', 'SIZE', 'CREATE'], rows, [
     'left',

@@ -41,8 +41,8 @@ export function startProgress(stream: OutStream, text: string, now: () => number
   timer.unref?.();
   let stopped = false;
   return {
-    update(d) {
-      detail = d;
+    update(newDetail) {
+      detail = newDetail;
     },
     stop() {
       if (stopped) return;

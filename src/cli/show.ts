@@ -24,28 +24,28 @@ export const showCommand: CommandSpec = {
   },
 };
 
-export function describeBranch(b: Branch, now: number): string {
+export function describeBranch(branch: Branch, now: number): string {
   const fields: [string, string][] = [
-    ['name', b.name],
-    ['state', b.error ? `${b.state} (${b.error})` : b.state],
-    ['parent', b.parent ?? '-'],
-    ['created', `${formatTimestamp(b.createdAt)} UTC (${formatAge(b.createdAt, now)} ago)`],
-    ['expires', b.expiresAt ? `${formatTimestamp(b.expiresAt)} UTC (${formatTtlLeft(b.expiresAt, now)})` : 'never'],
-    ['protected', b.protected ? 'yes' : 'no'],
+    ['name', branch.name],
+    ['state', branch.error ? `${branch.state} (${branch.error})` : branch.state],
+    ['parent', branch.parent ?? '-'],
+    ['created', `${formatTimestamp(branch.createdAt)} UTC (${formatAge(branch.createdAt, now)} ago)`],
+    ['expires', branch.expiresAt ? `${formatTimestamp(branch.expiresAt)} UTC (${formatTtlLeft(branch.expiresAt, now)})` : 'never'],
+    ['protected', branch.protected ? 'yes' : 'no'],
     [
       'labels',
-      Object.entries(b.labels ?? {})
-        .map(([k, v]) => `${k}=${v}`)
+      Object.entries(branch.labels ?? {})
+        .map(([key, value]) => `${key}=${value}`)
         .join(', ') || '-',
     ],
-    ['storage', `${b.storage?.driver ?? '-'}, ${formatBytes(b.storage?.exclusiveBytes)} exclusive`],
-    ['create time', formatMs(b.timings?.createMs)],
-    ['host', b.host],
-    ['port', String(b.port)],
-    ['database', b.database],
-    ['user', b.user],
-    ['password', `(hidden; use vela-branch url ${b.name})`],
+    ['storage', `${branch.storage?.driver ?? '-'}, ${formatBytes(branch.storage?.exclusiveBytes)} exclusive`],
+    ['create time', formatMs(branch.timings?.createMs)],
+    ['host', branch.host],
+    ['port', String(branch.port)],
+    ['database', branch.database],
+    ['user', branch.user],
+    ['password', `(hidden; use vela-branch url ${branch.name})`],
   ];
-  const width = Math.max(...fields.map(([k]) => k.length)) + 1;
-  return fields.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join('\n');
+  const width = Math.max(...fields.map(([key]) => key.length)) + 1;
+  return fields.map(([key, value]) => `${`${key}:`.padEnd(width)} ${value}`).join('\n');
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { branchLabels, defaultBranchName, readRunContext } from '../../src/action/context.ts';
+import { defaultBranchName, readRunContext, runOrigin } from '../../src/action/context.ts';
+import { branchLabels } from '../../src/core/workflows/branch-names.ts';
 import { readInputs } from '../../src/action/inputs.ts';
 import { githubEnv } from './helpers/github-env.ts';
 
@@ -11,7 +12,7 @@ describe('run context', () => {
   it('names the branch pr-<n> on pull_request and labels it with the head sha', () => {
     const ctx = prCtx();
     expect(defaultBranchName(ctx)).toBe('pr-12');
-    expect(branchLabels(ctx)).toEqual({ repo: 'acme/shop', pr: '12', sha: 'a'.repeat(40), actor: 'ada' });
+    expect(branchLabels(runOrigin(ctx))).toEqual({ repo: 'acme/shop', pr: '12', sha: 'a'.repeat(40), actor: 'ada' });
     expect(ctx.isFork).toBe(false);
     expect(ctx.runUrl).toBe('https://github.com/acme/shop/actions/runs/4567/attempts/2');
   });
@@ -19,8 +20,8 @@ describe('run context', () => {
   it('names the branch run-<id>-<attempt> elsewhere', () => {
     const ctx = readRunContext(githubEnv('push'));
     expect(defaultBranchName(ctx)).toBe('run-4567-2');
-    expect(branchLabels(ctx)).not.toHaveProperty('pr');
-    expect(branchLabels(ctx).sha).toBe('c'.repeat(40));
+    expect(branchLabels(runOrigin(ctx))).not.toHaveProperty('pr');
+    expect(branchLabels(runOrigin(ctx)).sha).toBe('c'.repeat(40));
   });
 
   it('detects fork PRs and Dependabot', () => {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runPost, STATE } from '../../src/action/run.ts';
 import { fakeCore } from './helpers/fake-core.ts';
-import { FakeAgent } from './helpers/fake-agent.ts';
+import { FakeAgent } from '../helpers/fake-agent.ts';
 import { githubEnv } from './helpers/github-env.ts';
 
 const TOKEN = 'vela-post-token-0123456789';

@@ -1,25 +1,24 @@
 import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
+import nock from 'nock';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run, STATE } from '../../src/action/run.ts';
 import { fakeCore, type FakeCore } from './helpers/fake-core.ts';
-import { FakeAgent } from './helpers/fake-agent.ts';
+import { FakeAgent } from '../helpers/fake-agent.ts';
+import { lockDownNetwork, releaseGitHubMocks } from '../helpers/github-mocks.ts';
 import { githubEnv } from './helpers/github-env.ts';
 
 const TOKEN = 'vela-test-token-0123456789';
 let agent: FakeAgent;
+const HOUR = 3_600_000;
 
 beforeEach(async () => {
-  agent = await new FakeAgent({ tokens: [TOKEN, 'oidc.jwt.value'] }).start();
-  nock.disableNetConnect();
-  nock.enableNetConnect('127.0.0.1');
+  agent = await new FakeAgent({ tokens: [TOKEN, 'oidc.jwt.value'], createdAgoMs: HOUR }).start();
+  lockDownNetwork();
 });
 afterEach(async () => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  nock.enableNetConnect();
+  const pending = releaseGitHubMocks();
   await agent.stop();
   expect(pending).toEqual([]);
 });
@@ -91,7 +90,7 @@ describe('command ensure (default)', () => {
     expect(second.outputs.created).toBe('false');
     expect(second.outputs['connection-string']).toBe(first.outputs['connection-string']);
     expect(second.state[STATE.created]).toBe('false');
-    expect(agent.branches.size).toBe(1);
+    expect(agent.prBranches()).toHaveLength(1);
   });
 
   it('gives parallel jobs one branch', async () => {
@@ -101,6 +100,7 @@ describe('command ensure (default)', () => {
   });
 
   it('names a push run run-<id>-<attempt>, passes parent/ttl and a custom env-var', async () => {
+    agent.seed('staging');
     const fake = await runWith({ parent: 'staging', ttl: '2h', 'env-var': 'PG_URL' }, githubEnv('push'));
     expect(fake.outputs.branch).toBe('run-4567-2');
     expect(fake.exported.PG_URL).toBe(fake.outputs['connection-string']);
@@ -110,7 +110,7 @@ describe('command ensure (default)', () => {
 
   it('waits for a branch that is still creating', async () => {
     await agent.stop();
-    agent = await new FakeAgent({ tokens: [TOKEN], createState: 'creating' }).start();
+    agent = await new FakeAgent({ tokens: [TOKEN], createState: 'creating', createdAgoMs: HOUR }).start();
     const fake = await runWith({});
     expect(fake.failed).toEqual([]);
     expect(fake.outputs.created).toBe('true');
@@ -171,7 +171,11 @@ describe('commands delete, reset, rebase', () => {
     agent.seed('qa');
     expect((await runWith({ command: 'rebase', branch: 'qa' })).failed).toEqual([]);
     await agent.stop();
-    agent = await new FakeAgent({ tokens: [TOKEN], rebaseConflicts: [{ message: 'column orders.total changed on both sides' }] }).start();
+    agent = await new FakeAgent({
+      tokens: [TOKEN],
+      createdAgoMs: HOUR,
+      rebaseConflicts: [{ message: 'column orders.total changed on both sides' }],
+    }).start();
     agent.seed('qa');
     const fake = await runWith({ command: 'rebase', branch: 'qa' });
     expect(fake.failed[0]).toBe(

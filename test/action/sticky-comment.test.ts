@@ -2,6 +2,7 @@ import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGitHubClient } from '../../src/action/github/octokit.ts';
 import { upsertStickyComment } from '../../src/action/github/sticky-comment.ts';
+import { lockDownNetwork, releaseGitHubMocks } from '../helpers/github-mocks.ts';
 
 const API = 'https://api.github.com';
 const marker = '<!-- vela-branch:report:test -->';
@@ -22,14 +23,11 @@ const comment = (id: number, login: string, body: string) => ({
 });
 
 beforeEach(() => {
-  nock.disableNetConnect();
+  lockDownNetwork();
   slept.length = 0;
 });
 afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  nock.enableNetConnect();
-  expect(pending).toEqual([]);
+  expect(releaseGitHubMocks()).toEqual([]);
 });
 
 describe('upsertStickyComment', () => {

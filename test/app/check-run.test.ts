@@ -2,10 +2,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { lockDownNetwork, startHarness, checkMocksUsed } from './helpers/harness.ts';
+import { startHarness, checkMocksUsed } from './helpers/harness.ts';
+import { lockDownNetwork } from '../helpers/github-mocks.ts';
 import { event, PR_NUMBER, pullRequestPayload } from './helpers/payloads.ts';
 import { API, OWNER, REPO } from './helpers/fake-github.ts';
-import { FAKE_PASSWORD_PREFIX } from './helpers/fake-agent.ts';
+import { FAKE_PASSWORD_PREFIX } from '../helpers/fake-agent.ts';
 
 const HEAD_SHA = pullRequestPayload('opened').pull_request.head.sha;
 

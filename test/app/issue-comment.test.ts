@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { lockDownNetwork, NOW, startHarness, closeAndCheck } from './helpers/harness.ts';
+import { NOW, startHarness, closeAndCheck } from './helpers/harness.ts';
+import { lockDownNetwork } from '../helpers/github-mocks.ts';
 import type { Harness } from './helpers/harness.ts';
 import { commentPayload, event, PR_NUMBER, pullRequestPayload } from './helpers/payloads.ts';
 import { BOT_LOGIN } from './helpers/fake-github.ts';
-import { FAKE_PASSWORD_PREFIX } from './helpers/fake-agent.ts';
+import { FAKE_PASSWORD_PREFIX } from '../helpers/fake-agent.ts';
 
 const COMMENT_ID = 492700400; // the comment id of the fixture
 const USER = 'Codertocat';

@@ -2,10 +2,14 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { describeWithPool } from '../helpers/env.ts';
 import { startTestAgent } from '../helpers/agent-harness.ts';
 import type { TestAgent } from '../helpers/agent-harness.ts';
-import { lockDownNetwork, startHarness, closeAndCheck } from './helpers/harness.ts';
+import { startHarness, closeAndCheck } from './helpers/harness.ts';
+import { lockDownNetwork } from '../helpers/github-mocks.ts';
 import type { Harness } from './helpers/harness.ts';
 import { runPrLifecycle } from './helpers/lifecycle.ts';
-import { newDeliveryId, pullRequestPayload } from './helpers/payloads.ts';
+import { event, newDeliveryId, pullRequestPayload } from './helpers/payloads.ts';
+import { sql } from '../helpers/engine-harness.ts';
+
+const selectOne = async (uri: string) => (await sql<{ one: number }>(uri, 'select 1 as one'))[0].one;
 import { startWebhookServer } from './helpers/webhook-server.ts';
 
 // The app against a real `vela-branch agent` on a loop-mounted btrfs pool with real postgres.
@@ -48,7 +52,31 @@ describeWithPool('the app with a real agent', () => {
     }
   });
 
-  it('scripted lifecycle: open ×2, push, /vela reset, /vela extend 2d, close: no branch left, one sticky comment', async () => {
+  it('synchronize starts a stopped pr-N: postgres accepts connections again with the same credentials', async () => {
+    lockDownNetwork();
+    h = await startHarness({ agentUrl: agent.url, agentToken: agent.token });
+    h.github.mockInstallationToken().mockApp().mockConfig(null).mockComments();
+    await h.probot.receive(event('pull_request', pullRequestPayload('opened')));
+    await h.tasks.idle();
+    const before = (await h.client.get('pr-2')).connection!;
+    expect(await selectOne(before.uri)).toBe(1);
+
+    expect((await h.client.stop('pr-2')).state).toBe('stopped');
+    await expect(selectOne(before.uri)).rejects.toThrow();
+    await h.probot.receive(event('pull_request', pullRequestPayload('synchronize', { sha: 'f'.repeat(40) })));
+    await h.tasks.idle();
+
+    const after = await h.client.get('pr-2');
+    expect(after.state).toBe('ready');
+    expect(after.labels.sha).toBe('f'.repeat(40));
+    expect(after.connection!.uri).toBe(before.uri);
+    expect(await selectOne(before.uri)).toBe(1);
+    expect(h.github.comments).toHaveLength(1);
+    expect(h.github.comments[0].body).toContain('Database branch `pr-2`: ready');
+    await h.client.delete('pr-2');
+  });
+
+  it('scripted lifecycle: open ×2, push to a stopped branch, /vela reset, /vela extend 2d, close: no branch left, one sticky comment', async () => {
     lockDownNetwork();
     h = await startHarness({ agentUrl: agent.url, agentToken: agent.token });
     await runPrLifecycle(h, () => Date.now());

@@ -1,10 +1,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { lockDownNetwork, startHarness, closeAndCheck, checkMocksUsed } from './helpers/harness.ts';
+import { startHarness, closeAndCheck, checkMocksUsed } from './helpers/harness.ts';
+import { lockDownNetwork } from '../helpers/github-mocks.ts';
 import type { Harness } from './helpers/harness.ts';
 import { event, PR_NUMBER, pullRequestPayload } from './helpers/payloads.ts';
-import { FAKE_PASSWORD_PREFIX } from './helpers/fake-agent.ts';
+import { FAKE_PASSWORD_PREFIX } from '../helpers/fake-agent.ts';
 import { BOT_LOGIN } from './helpers/fake-github.ts';
 
 describe('pull_request events', () => {
@@ -29,7 +30,7 @@ describe('pull_request events', () => {
       repo: 'Codertocat/Hello-World',
       pr: '2',
       sha: 'ec26c3e57ca3a959ca5aad62de7213c562f8c821',
-      author: 'Codertocat',
+      actor: 'Codertocat',
     });
     expect(Date.parse(branch.expiresAt!) - Date.parse(branch.createdAt)).toBe(3 * 86_400_000);
 

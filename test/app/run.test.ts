@@ -5,7 +5,8 @@ import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Server } from 'probot';
 import { readAppSettings, runApp } from '../../src/app/run.ts';
-import { lockDownNetwork } from './helpers/harness.ts';
+import {} from './helpers/harness.ts';
+import { lockDownNetwork } from '../helpers/github-mocks.ts';
 import { TEST_PRIVATE_KEY, WEBHOOK_SECRET } from './helpers/probot.ts';
 
 describe('readAppSettings', () => {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { lockDownNetwork, startHarness, closeAndCheck } from './helpers/harness.ts';
+import { startHarness, closeAndCheck } from './helpers/harness.ts';
+import { lockDownNetwork } from '../helpers/github-mocks.ts';
 import type { Harness } from './helpers/harness.ts';
 import { newDeliveryId, pullRequestPayload } from './helpers/payloads.ts';
 import { sign, startWebhookServer } from './helpers/webhook-server.ts';

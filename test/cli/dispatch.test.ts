@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/index.ts';
 import type { ModuleLoader } from '../../src/cli/io.ts';
-import { runCli } from './fake-agent.ts';
+import { runCli } from './helpers.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 

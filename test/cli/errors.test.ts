@@ -4,40 +4,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BRANCH_NAME_RULE } from '../../src/core/names.ts';
-import { runCli, startFakeAgent } from './fake-agent.ts';
+import { FakeAgent } from '../helpers/fake-agent.ts';
+import { branchFixture, runCli } from './helpers.ts';
 
-let agent: Awaited<ReturnType<typeof startFakeAgent>>;
+let agent: FakeAgent;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  agent = await startFakeAgent({
-    'GET /v1/branches': (req) =>
-      req.authorization
-        ? { status: 200, body: { branches: [] } }
-        : { status: 401, body: { error: { code: 'unauthorized', message: 'missing bearer token' } } },
-    'POST /v1/branches': () => ({
-      status: 409,
-      body: { error: { code: 'conflict', message: 'branch pr-1 already exists; use ifExists "return" to reuse it' } },
-    }),
-    'DELETE /v1/branches/main': () => ({
-      status: 403,
-      body: { error: { code: 'forbidden', message: 'main is protected: deleting it needs force and an admin token' } },
-    }),
-    'POST /v1/branches/pr-1/rebase': () => ({
-      status: 409,
-      body: {
-        error: {
-          code: 'rebase_conflict',
-          message: 'rebase of pr-1 stopped at the first conflict; the branch is unchanged',
-          conflicts: ['users.email: column dropped on main, updated on pr-1'],
-        },
+  agent = await new FakeAgent().start();
+  agent.seed(branchFixture());
+  agent.answer('POST /v1/branches/pr-1/rebase', () => ({
+    status: 409,
+    body: {
+      error: {
+        code: 'rebase_conflict',
+        message: 'rebase of pr-1 stopped at the first conflict; the branch is unchanged',
+        conflicts: ['users.email: column dropped on main, updated on pr-1'],
       },
-    }),
-    'GET /v1/branches/pr-1': () => ({ status: 500, body: { error: { code: 'internal', message: 'internal error (request r-17)' } } }),
-  });
+    },
+  }));
+  agent.answer('GET /v1/branches/pr-1', () => ({
+    status: 500,
+    body: { error: { code: 'internal', message: 'internal error (request r-17)' } },
+  }));
   env = { VELA_AGENT_URL: agent.url, VELA_TOKEN: 'tok-secret-abc' };
 });
-afterAll(() => agent.close());
+afterAll(() => agent.stop());
 beforeEach(() => {
   agent.requests.length = 0;
 });

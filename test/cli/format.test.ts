@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatAge, formatMs, formatTtlLeft, renderTable } from '../../src/cli/format.ts';
 import { redactBranch, uriWithoutPassword } from '../../src/cli/redact.ts';
 import { closestName } from '../../src/cli/suggest.ts';
-import { branchFixture, NOW, PASSWORD } from './fake-agent.ts';
+import { branchFixture, NOW, PASSWORD } from './helpers.ts';
 
 describe('renderTable', () => {
   it('pads columns to the widest cell, right-aligns where asked, trims line ends', () => {

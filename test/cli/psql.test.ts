@@ -1,18 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpawnFn } from '../../src/cli/io.ts';
-import { branchFixture, PASSWORD, runCli, startFakeAgent } from './fake-agent.ts';
+import { FakeAgent } from '../helpers/fake-agent.ts';
+import { branchFixture, PASSWORD, runCli } from './helpers.ts';
 
-let agent: Awaited<ReturnType<typeof startFakeAgent>>;
+let agent: FakeAgent;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  agent = await startFakeAgent({
-    'GET /v1/branches/pr-1': () => ({ status: 200, body: branchFixture() }),
-    'GET /v1/branches/ro-1': () => ({ status: 200, body: branchFixture({ name: 'ro-1', connection: undefined }) }),
-  });
+  agent = await new FakeAgent().start();
+  agent.seed(branchFixture());
+  agent.seed(branchFixture({ name: 'ro-1', connection: undefined }));
   env = { VELA_AGENT_URL: agent.url, VELA_TOKEN: 't', PATH: '/usr/bin' };
 });
-afterAll(() => agent.close());
+afterAll(() => agent.stop());
 
 describe('psql', () => {
   it('passes the URI without password as argv, the password via PGPASSWORD, and extra args after --', async () => {

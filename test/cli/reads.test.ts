@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { branchFixture, NOW, PASSWORD, runCli, startFakeAgent } from './fake-agent.ts';
+import { FakeAgent } from '../helpers/fake-agent.ts';
+import { branchFixture, NOW, PASSWORD, runCli } from './helpers.ts';
 
 const main = branchFixture({
   name: 'main',
@@ -15,40 +16,37 @@ const main = branchFixture({
 const pr1 = branchFixture();
 const { connection: _hidden, ...pr1Listed } = pr1;
 
-let agent: Awaited<ReturnType<typeof startFakeAgent>>;
+let agent: FakeAgent;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  agent = await startFakeAgent({
-    'GET /v1/branches': () => ({ status: 200, body: { branches: [main, pr1Listed] } }),
-    'GET /v1/branches/pr-1': () => ({ status: 200, body: pr1 }),
-    'GET /v1/branches/pr-2': () => ({ status: 200, body: branchFixture({ name: 'pr-2', state: 'stopped', connection: undefined }) }),
-    'GET /v1/branches/pr-1/diff': () => ({
-      status: 200,
-      body: { sql: 'ALTER TABLE users ADD COLUMN age int;\n', summary: ['users: +1 column (age)'] },
-    }),
-    'GET /v1/audit': () => ({
-      status: 200,
-      body: {
-        records: [
-          { id: 1, time: '2025-11-25T11:57:00.000Z', actor: 'token:ci', action: 'create', branch: 'pr-1', result: 'ok', status: 201 },
-          {
-            id: 2,
-            time: '2025-11-25T11:58:30.000Z',
-            actor: 'oidc:acme/shop',
-            action: 'delete',
-            branch: 'main',
-            result: 'denied',
-            status: 403,
-            detail: 'protected',
-          },
-        ],
-      },
-    }),
-  });
+  agent = await new FakeAgent({
+    main: false,
+    diff: { sql: 'ALTER TABLE users ADD COLUMN age int;\n', summary: ['users: +1 column (age)'] },
+  }).start();
+  agent.seed(main);
+  agent.seed(pr1);
+  agent.answer('GET /v1/audit', () => ({
+    status: 200,
+    body: {
+      records: [
+        { id: 1, time: '2025-11-25T11:57:00.000Z', actor: 'token:ci', action: 'create', branch: 'pr-1', result: 'ok', status: 201 },
+        {
+          id: 2,
+          time: '2025-11-25T11:58:30.000Z',
+          actor: 'oidc:acme/shop',
+          action: 'delete',
+          branch: 'main',
+          result: 'denied',
+          status: 403,
+          detail: 'protected',
+        },
+      ],
+    },
+  }));
   env = { VELA_AGENT_URL: agent.url, VELA_TOKEN: 'tok-read-1' };
 });
-afterAll(() => agent.close());
+afterAll(() => agent.stop());
 
 describe('list', () => {
   it('prints an aligned table with age, TTL left, size and create time', async () => {
@@ -109,6 +107,7 @@ describe('url', () => {
   });
 
   it('explains why a stopped branch has no URI', async () => {
+    agent.seed(branchFixture({ name: 'pr-2', state: 'stopped', connection: undefined }));
     const r = await runCli(['url', 'pr-2'], { env });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
@@ -131,7 +130,7 @@ describe('audit', () => {
     agent.requests.length = 0;
     const r = await runCli(['audit', '--limit', '5'], { env });
     expect(r.code).toBe(0);
-    expect(agent.requests[0]?.url).toBe('/v1/audit?limit=5');
+    expect(agent.requests[0]?.path).toBe('/v1/audit?limit=5');
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^TIME \(UTC\)\s+ACTOR\s+ACTION\s+BRANCH\s+RESULT\s+STATUS\s+DETAIL$/);
     expect(lines[2]).toMatch(/^2025-11-25 11:58:30\s+oidc:acme\/shop\s+delete\s+main\s+denied\s+403\s+protected$/);

@@ -1,38 +1,29 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { branchFixture, captureStream, PASSWORD, runCli, startFakeAgent } from './fake-agent.ts';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FakeAgent } from '../helpers/fake-agent.ts';
+import { branchFixture, captureStream, NOW, PASSWORD, runCli } from './helpers.ts';
 import { main } from '../../src/cli/index.ts';
 
-let agent: Awaited<ReturnType<typeof startFakeAgent>>;
+let agent: FakeAgent;
 let env: Record<string, string>;
 
-beforeAll(async () => {
-  agent = await startFakeAgent({
-    'POST /v1/branches': (req) => {
-      const body = req.body as { name: string; parent?: string };
-      if (body.name === 'taken') return { status: 200, body: { created: false, branch: branchFixture({ name: 'taken' }) } };
-      return { status: 201, body: { created: true, branch: branchFixture({ name: body.name, parent: body.parent ?? 'main' }) } };
-    },
-    'POST /v1/branches/pr-1/reset': () => ({ status: 200, body: branchFixture({ timings: { createMs: 142, resetMs: 87 } }) }),
-    'DELETE /v1/branches/staging': () => ({ status: 200, body: { deleted: ['staging', 'qa-1'] } }),
-    'POST /v1/branches/pr-1/rebase': () => ({ status: 200, body: branchFixture() }),
-    'POST /v1/branches/pr-1/stop': () => ({ status: 200, body: branchFixture({ state: 'stopped' }) }),
-    'POST /v1/branches/pr-1/start': () => ({ status: 200, body: branchFixture() }),
-    'PATCH /v1/branches/pr-1': (req) => {
-      const ttl = (req.body as { ttl: string | null }).ttl;
-      const expiresAt = ttl === null ? null : '2025-11-27T12:00:00.000Z';
-      return { status: 200, body: branchFixture({ expiresAt }) };
-    },
-    'POST /v1/init': () => ({ status: 201, body: { branch: branchFixture({ name: 'main', parent: null, port: 5432 }) } }),
+beforeEach(async () => {
+  agent = await new FakeAgent({ now: () => new Date(NOW), resetMs: 87 }).start();
+  agent.seed(branchFixture());
+  agent.seed(branchFixture({ name: 'staging', port: 55002 }));
+  agent.seed(branchFixture({ name: 'qa-1', parent: 'staging', port: 55003 }));
+  // Create answers with fixtures, so the printed timings and ports are known.
+  agent.answer('POST /v1/branches', (req) => {
+    const body = req.body as { name: string; parent?: string };
+    if (body.name === 'taken') return { status: 200, body: { created: false, branch: branchFixture({ name: 'taken' }) } };
+    return { status: 201, body: { created: true, branch: branchFixture({ name: body.name, parent: body.parent ?? 'main' }) } };
   });
+  agent.answer('POST /v1/init', () => ({ status: 201, body: { branch: branchFixture({ name: 'main', parent: null, port: 5432 }) } }));
   env = { VELA_AGENT_URL: agent.url, VELA_TOKEN: 'tok-write-1' };
 });
-afterAll(() => agent.close());
-beforeEach(() => {
-  agent.requests.length = 0;
-});
+afterEach(() => agent.stop());
 
 describe('create', () => {
   it('sends every flag to the agent and reports the agent-side time and port', async () => {
@@ -44,7 +35,7 @@ describe('create', () => {
     expect(agent.requests).toHaveLength(1);
     expect(agent.requests[0]).toMatchObject({
       method: 'POST',
-      url: '/v1/branches',
+      path: '/v1/branches',
       body: { name: 'qa-7', parent: 'staging', ttl: '2h', labels: { owner: 'ana', ticket: 'QA-12' }, ifExists: 'fail' },
     });
     expect(r.stderr).toBe('creating qa-7…\n');
@@ -100,7 +91,7 @@ describe('reset, delete, rebase, stop, start', () => {
   it('reset --force passes force and reports the agent reset time', async () => {
     const r = await runCli(['reset', 'pr-1', '--force'], { env });
     expect(r.code).toBe(0);
-    expect(agent.requests[0]).toMatchObject({ method: 'POST', url: '/v1/branches/pr-1/reset?force=1' });
+    expect(agent.requests[0]).toMatchObject({ method: 'POST', path: '/v1/branches/pr-1/reset?force=1' });
     expect(r.stderr).toBe('resetting pr-1…\n');
     expect(r.stdout).toBe('✓ reset pr-1 to main in 87 ms (agent) · port 55001\n');
   });
@@ -108,7 +99,7 @@ describe('reset, delete, rebase, stop, start', () => {
   it('delete --cascade --force sends both flags and names everything deleted', async () => {
     const r = await runCli(['delete', 'staging', '--cascade', '--force'], { env, now: fixedClock([1000, 1250]) });
     expect(r.code).toBe(0);
-    expect(agent.requests[0]).toMatchObject({ method: 'DELETE', url: '/v1/branches/staging?cascade=1&force=1' });
+    expect(agent.requests[0]).toMatchObject({ method: 'DELETE', path: '/v1/branches/staging?cascade=1&force=1' });
     expect(r.stdout).toBe('✓ deleted staging, qa-1 in 250 ms\n');
   });
 
@@ -116,7 +107,7 @@ describe('reset, delete, rebase, stop, start', () => {
     expect((await runCli(['rebase', 'pr-1'], { env })).stdout).toMatch(/^✓ rebased pr-1 onto main in \d+ ms\n$/);
     expect((await runCli(['stop', 'pr-1'], { env })).stdout).toBe('✓ pr-1 is stopped\n');
     expect((await runCli(['start', 'pr-1'], { env })).stdout).toBe('✓ pr-1 is ready · port 55001\n');
-    expect(agent.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
+    expect(agent.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
       'POST /v1/branches/pr-1/rebase',
       'POST /v1/branches/pr-1/stop',
       'POST /v1/branches/pr-1/start',
@@ -128,7 +119,7 @@ describe('extend', () => {
   it('PATCHes the TTL and shows the new expiry', async () => {
     const r = await runCli(['extend', 'pr-1', '2d'], { env, now: () => Date.parse('2025-11-25T12:00:00Z') });
     expect(r.code).toBe(0);
-    expect(agent.requests[0]).toMatchObject({ method: 'PATCH', url: '/v1/branches/pr-1', body: { ttl: '2d' } });
+    expect(agent.requests[0]).toMatchObject({ method: 'PATCH', path: '/v1/branches/pr-1', body: { ttl: '2d' } });
     expect(r.stdout).toBe('✓ pr-1 expires 2025-11-27 12:00:00 UTC (in 2d)\n');
   });
 
@@ -155,7 +146,7 @@ describe('init', () => {
     expect(r.code).toBe(0);
     expect(agent.requests[0]).toMatchObject({
       method: 'POST',
-      url: '/v1/init',
+      path: '/v1/init',
       body: {
         mode: 'empty',
         seeds: [
@@ -180,7 +171,7 @@ describe('init', () => {
     expect(r.code).toBe(0);
     expect(agent.requests[0]).toMatchObject({
       method: 'POST',
-      url: '/v1/init',
+      path: '/v1/init',
       body: { mode: 'logical', sourceUrl: 'postgresql://u:p@db:5432/shop', jobs: 4 },
     });
     expect(r.stdout).toMatch(/^✓ main ready \(logical import\)/);

@@ -1,16 +1,6 @@
 import { AgentError, type AgentClient } from '../../core/client.ts';
-import type { Branch, ConnectionInfo } from '../../core/types.ts';
-import { untilReady, type WaitOptions } from './ready.ts';
-
-export interface RebaseParams {
-  name: string;
-  wait?: WaitOptions;
-}
-
-export interface RebaseResult {
-  branch: Branch;
-  connection: ConnectionInfo;
-}
+import type { Branch } from '../../core/types.ts';
+import { waitUntilReady, type WaitOptions } from '../../core/workflows/ready.ts';
 
 export class RebaseConflictError extends Error {
   readonly conflicts: unknown[];
@@ -23,20 +13,19 @@ export class RebaseConflictError extends Error {
   }
 }
 
-function describeConflict(c: unknown): string {
-  if (typeof c === 'string') return c.slice(0, 200);
-  if (c && typeof c === 'object') {
-    const o = c as Record<string, unknown>;
-    const text = o.message ?? o.detail ?? o.statement;
+function describeConflict(conflict: unknown): string {
+  if (typeof conflict === 'string') return conflict.slice(0, 200);
+  if (conflict && typeof conflict === 'object') {
+    const fields = conflict as Record<string, unknown>;
+    const text = fields.message ?? fields.detail ?? fields.statement;
     if (typeof text === 'string') return text.slice(0, 200);
   }
-  return JSON.stringify(c).slice(0, 200);
+  return JSON.stringify(conflict).slice(0, 200);
 }
 
-export async function rebaseBranch(params: RebaseParams, client: AgentClient): Promise<RebaseResult> {
+export async function rebaseBranch(client: AgentClient, params: { name: string; wait?: WaitOptions }): Promise<Branch> {
   try {
-    const branch = await client.rebase(params.name);
-    return await untilReady(client, branch, params.wait);
+    return await waitUntilReady(client, await client.rebase(params.name), params.wait);
   } catch (err) {
     if (err instanceof AgentError && err.status === 409 && Array.isArray(err.body?.error.conflicts)) {
       throw new RebaseConflictError(params.name, err.body.error.conflicts);

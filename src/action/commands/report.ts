@@ -61,7 +61,7 @@ function whyNoComment(params: ReportParams, github: GitHubClient | null): string
 export async function reportResults(params: ReportParams, deps: ReportDeps): Promise<ReportResult> {
   const warnings: string[] = [];
   const collected = await collectResults(params.pattern, params.cwd);
-  for (const p of collected.problems) warnings.push(`not a JUnit report, skipped: ${p}`);
+  for (const problem of collected.problems) warnings.push(`not a JUnit report, skipped: ${problem}`);
   const createdAt = await branchCreatedAt(deps.agent, params.branch, warnings);
   const marker = reportMarker(params.key);
   const markdown = renderReport({

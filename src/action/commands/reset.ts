@@ -1,19 +1,8 @@
 import type { AgentClient } from '../../core/client.ts';
-import type { Branch, ConnectionInfo } from '../../core/types.ts';
-import { untilReady, type WaitOptions } from './ready.ts';
+import type { Branch } from '../../core/types.ts';
+import { waitUntilReady, type WaitOptions } from '../../core/workflows/ready.ts';
 
-export interface ResetParams {
-  name: string;
-  wait?: WaitOptions;
-}
-
-export interface ResetResult {
-  branch: Branch;
-  /** Reset keeps name, port and credentials, so the connection string stays the same. */
-  connection: ConnectionInfo;
-}
-
-export async function resetBranch(params: ResetParams, client: AgentClient): Promise<ResetResult> {
-  const branch = await client.reset(params.name);
-  return untilReady(client, branch, params.wait);
+/** Reset keeps name, port and credentials, so the connection string stays the same. */
+export async function resetBranch(client: AgentClient, params: { name: string; wait?: WaitOptions }): Promise<Branch> {
+  return waitUntilReady(client, await client.reset(params.name), params.wait);
 }

@@ -14,25 +14,25 @@ interface HttpishError {
 }
 
 const header = (err: HttpishError, name: string): string | undefined => {
-  const v = err.response?.headers?.[name];
-  return v === undefined ? undefined : String(v);
+  const value = err.response?.headers?.[name];
+  return value === undefined ? undefined : String(value);
 };
 
 /** Milliseconds to wait before retrying, or null when the error is not one to retry. */
 export function retryDelayMs(err: unknown, attempt: number, now: number): number | null {
-  const e = err as HttpishError;
-  const status = e?.status;
+  const httpErr = err as HttpishError;
+  const status = httpErr?.status;
   if (typeof status !== 'number') return null;
-  const retryAfter = header(e, 'retry-after');
+  const retryAfter = header(httpErr, 'retry-after');
   if ((status === 403 || status === 429) && retryAfter !== undefined && /^\d+$/.test(retryAfter)) {
     return Number(retryAfter) * 1000;
   }
-  const remaining = header(e, 'x-ratelimit-remaining');
-  const reset = header(e, 'x-ratelimit-reset');
+  const remaining = header(httpErr, 'x-ratelimit-remaining');
+  const reset = header(httpErr, 'x-ratelimit-reset');
   if ((status === 403 || status === 429) && remaining === '0' && reset !== undefined && /^\d+$/.test(reset)) {
     return Math.max(0, Number(reset) * 1000 - now) + 1000;
   }
-  if ((status === 403 || status === 429) && /secondary rate limit/i.test(e.message ?? '')) {
+  if ((status === 403 || status === 429) && /secondary rate limit/i.test(httpErr.message ?? '')) {
     // No header to go by: GitHub says wait at least a minute, growing with each try.
     return 60_000 * 2 ** (attempt - 1);
   }

@@ -30,30 +30,30 @@ export async function commenterLogin(octokit: GitHubClient): Promise<string> {
  * One comment per marker: update the comment that carries the marker AND was written by us (so a
  * user quoting the marker can't hijack it), else create it. Re-runs never stack new comments.
  */
-export async function upsertStickyComment(octokit: GitHubClient, p: StickyCommentParams): Promise<StickyCommentResult> {
+export async function upsertStickyComment(octokit: GitHubClient, params: StickyCommentParams): Promise<StickyCommentResult> {
   const me = await commenterLogin(octokit);
   const comments = await octokit.paginate(octokit.rest.issues.listComments, {
-    owner: p.owner,
-    repo: p.repo,
-    issue_number: p.issueNumber,
+    owner: params.owner,
+    repo: params.repo,
+    issue_number: params.issueNumber,
     per_page: 100,
   });
-  const mine = comments.filter((c) => c.user?.login === me && (c.body ?? '').includes(p.marker));
+  const mine = comments.filter((c) => c.user?.login === me && (c.body ?? '').includes(params.marker));
   const existing = mine.at(-1);
   if (existing) {
     const { data } = await octokit.rest.issues.updateComment({
-      owner: p.owner,
-      repo: p.repo,
+      owner: params.owner,
+      repo: params.repo,
       comment_id: existing.id,
-      body: p.body,
+      body: params.body,
     });
     return { action: 'updated', id: data.id, url: data.html_url };
   }
   const { data } = await octokit.rest.issues.createComment({
-    owner: p.owner,
-    repo: p.repo,
-    issue_number: p.issueNumber,
-    body: p.body,
+    owner: params.owner,
+    repo: params.repo,
+    issue_number: params.issueNumber,
+    body: params.body,
   });
   return { action: 'created', id: data.id, url: data.html_url };
 }

@@ -24,7 +24,7 @@ export async function collectResults(pattern: string, cwd: string = process.cwd(
     try {
       const parsed = parseJUnit(await readFile(file, 'utf8'));
       totals = addTotals(totals, parsed.totals);
-      for (const c of parsed.cases) if (c.status === 'failed' || c.status === 'error') failures.push(c);
+      for (const testCase of parsed.cases) if (testCase.status === 'failed' || testCase.status === 'error') failures.push(testCase);
     } catch (err) {
       problems.push(`${shown}: ${(err as Error).message}`);
     }

@@ -43,43 +43,43 @@ const parser = new XMLParser({
   isArray: (name) => ARRAY_TAGS.has(name),
 });
 
-const num = (v: unknown): number => {
-  const n = typeof v === 'string' ? Number.parseFloat(v.replace(/,/g, '')) : NaN;
-  return Number.isFinite(n) ? n : 0;
+const num = (value: unknown): number => {
+  const parsed = typeof value === 'string' ? Number.parseFloat(value.replace(/,/g, '')) : NaN;
+  return Number.isFinite(parsed) ? parsed : 0;
 };
 
-const text = (v: unknown): string => {
-  if (typeof v === 'string') return v;
-  if (v && typeof v === 'object') {
-    const t = (v as Node)['#text'];
-    return typeof t === 'string' ? t : typeof t === 'number' || typeof t === 'boolean' ? String(t) : '';
+const text = (node: unknown): string => {
+  if (typeof node === 'string') return node;
+  if (node && typeof node === 'object') {
+    const inner = (node as Node)['#text'];
+    return typeof inner === 'string' ? inner : typeof inner === 'number' || typeof inner === 'boolean' ? String(inner) : '';
   }
   return '';
 };
 
-const attr = (v: unknown, name: string): string => {
-  if (v && typeof v === 'object') {
-    const a = (v as Node)[name];
-    return typeof a === 'string' ? a : '';
+const attr = (node: unknown, name: string): string => {
+  if (node && typeof node === 'object') {
+    const value = (node as Node)[name];
+    return typeof value === 'string' ? value : '';
   }
   return '';
 };
 
-const firstLine = (s: string): string => s.trim().split('\n', 1)[0].trim();
+const firstLine = (textBlock: string): string => textBlock.trim().split('\n', 1)[0].trim();
 
-function toCase(tc: Node, suite: string): TestCaseResult {
-  const failure = (tc.failure as unknown[] | undefined)?.[0];
-  const error = (tc.error as unknown[] | undefined)?.[0];
-  const skipped = tc.skipped !== undefined;
+function toCase(testCase: Node, suite: string): TestCaseResult {
+  const failure = (testCase.failure as unknown[] | undefined)?.[0];
+  const error = (testCase.error as unknown[] | undefined)?.[0];
+  const skipped = testCase.skipped !== undefined;
   const problem = failure ?? error;
   const status: CaseStatus = failure !== undefined ? 'failed' : error !== undefined ? 'error' : skipped ? 'skipped' : 'passed';
   const details = problem !== undefined ? text(problem).trim() : '';
   return {
     suite,
-    classname: attr(tc, 'classname'),
-    name: attr(tc, 'name'),
+    classname: attr(testCase, 'classname'),
+    name: attr(testCase, 'name'),
     status,
-    timeSec: num(tc.time),
+    timeSec: num(testCase.time),
     message: problem !== undefined ? attr(problem, 'message').trim() || firstLine(details) : '',
     details,
   };
@@ -87,10 +87,10 @@ function toCase(tc: Node, suite: string): TestCaseResult {
 
 /** Walks nested testsuites (some reporters nest them) collecting every testcase. */
 function collectCases(suites: Node[], out: TestCaseResult[]): void {
-  for (const s of suites) {
-    const name = attr(s, 'name');
-    for (const tc of (s.testcase as Node[] | undefined) ?? []) out.push(toCase(tc, name));
-    collectCases((s.testsuite as Node[] | undefined) ?? [], out);
+  for (const suite of suites) {
+    const name = attr(suite, 'name');
+    for (const testCase of (suite.testcase as Node[] | undefined) ?? []) out.push(toCase(testCase, name));
+    collectCases((suite.testsuite as Node[] | undefined) ?? [], out);
   }
 }
 
@@ -141,13 +141,13 @@ export function emptyTotals(): Totals {
   return { tests: 0, passed: 0, failed: 0, errors: 0, skipped: 0, durationSec: 0 };
 }
 
-export function addTotals(a: Totals, b: Totals): Totals {
+export function addTotals(left: Totals, right: Totals): Totals {
   return {
-    tests: a.tests + b.tests,
-    passed: a.passed + b.passed,
-    failed: a.failed + b.failed,
-    errors: a.errors + b.errors,
-    skipped: a.skipped + b.skipped,
-    durationSec: a.durationSec + b.durationSec,
+    tests: left.tests + right.tests,
+    passed: left.passed + right.passed,
+    failed: left.failed + right.failed,
+    errors: left.errors + right.errors,
+    skipped: left.skipped + right.skipped,
+    durationSec: left.durationSec + right.durationSec,
   };
 }

@@ -1,4 +1,5 @@
 import { formatDuration } from '../../core/durations.ts';
+import { branchTiming } from '../../core/workflows/timing.ts';
 import type { TestCaseResult, Totals } from './junit.ts';
 
 /** GitHub rejects issue comments longer than this many characters. */
@@ -39,18 +40,21 @@ function seconds(sec: number): string {
 
 const plural = (n: number, word: string) => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
 
-function headline(t: Totals, fileCount: number): string {
+function headline(totals: Totals, fileCount: number): string {
   if (fileCount === 0) return '### ⚠️ No test results found';
-  if (t.failed > 0) return `### ❌ ${plural(t.failed, 'test')} failed out of ${t.tests.toLocaleString('en-US')}`;
-  if (t.tests === 0) return '### ⚠️ No tests ran';
-  return `### ✅ All ${plural(t.tests - t.skipped, 'test')} passed`;
+  if (totals.failed > 0) return `### ❌ ${plural(totals.failed, 'test')} failed out of ${totals.tests.toLocaleString('en-US')}`;
+  if (totals.tests === 0) return '### ⚠️ No tests ran';
+  return `### ✅ All ${plural(totals.tests - totals.skipped, 'test')} passed`;
 }
 
-function failureBlock(c: TestCaseResult): string {
-  const title = [c.classname && c.classname !== c.name ? c.classname : c.suite, c.name].filter(Boolean).join(' › ');
-  const kind = c.status === 'error' ? ' (error)' : '';
-  const detailLines = c.details.split('\n').slice(0, EXCERPT_LINES).join('\n');
-  const body = c.message && !detailLines.includes(c.message) ? `${c.message}\n\n${detailLines}` : detailLines || c.message;
+function failureBlock(testCase: TestCaseResult): string {
+  const title = [testCase.classname && testCase.classname !== testCase.name ? testCase.classname : testCase.suite, testCase.name]
+    .filter(Boolean)
+    .join(' › ');
+  const kind = testCase.status === 'error' ? ' (error)' : '';
+  const detailLines = testCase.details.split('\n').slice(0, EXCERPT_LINES).join('\n');
+  const body =
+    testCase.message && !detailLines.includes(testCase.message) ? `${testCase.message}\n\n${detailLines}` : detailLines || testCase.message;
   const excerpt = clip(body.trim(), EXCERPT_CHARS) || '(no message)';
   return (
     `<details><summary><code>${escapeHtml(clip(title, NAME_CHARS))}</code>${kind}</summary>\n\n` +
@@ -64,8 +68,8 @@ function failureBlock(c: TestCaseResult): string {
  * says how many were left out.
  */
 export function renderReport(input: ReportInput): string {
-  const t = input.totals;
-  const head: string[] = [input.marker, headline(t, input.fileCount), ''];
+  const totals = input.totals;
+  const head: string[] = [input.marker, headline(totals, input.fileCount), ''];
   if (input.fileCount === 0) {
     head.push(
       `No JUnit XML files matched \`${clip(input.pattern.replace(/`/g, "'"), 200)}\`. Did the test step run and write its report?`,
@@ -75,20 +79,21 @@ export function renderReport(input: ReportInput): string {
     head.push(
       '| Passed | Failed | Skipped | Total | Duration |',
       '|---:|---:|---:|---:|---:|',
-      `| ${t.passed} | ${t.failed}${t.errors ? ` (${t.errors} errors)` : ''} | ${t.skipped} | ${t.tests} | ${seconds(t.durationSec)} |`,
+      `| ${totals.passed} | ${totals.failed}${totals.errors ? ` (${totals.errors} errors)` : ''} | ${totals.skipped} | ${totals.tests} | ${seconds(totals.durationSec)} |`,
       '',
     );
   }
   const where: string[] = [];
   if (input.branch) {
-    const age = input.branch.createdAt ? Date.parse(input.branch.createdAt) : NaN;
-    const ageText = Number.isFinite(age) ? `, created ${formatDuration(input.now.getTime() - age)} ago` : '';
+    const { createdAt } = input.branch;
+    const ageMs = createdAt ? branchTiming({ createdAt, expiresAt: null }, input.now).ageMs : null;
+    const ageText = ageMs !== null ? `, created ${formatDuration(ageMs)} ago` : '';
     where.push(`Database branch \`${input.branch.name}\`${ageText}`);
   }
   where.push(`[run ${input.run.id} (attempt ${input.run.attempt}), job \`${input.run.job}\`](${input.run.url})`);
   head.push(where.join(' · '), '');
   const problems = input.problems ?? [];
-  for (const p of problems.slice(0, 10)) head.push(`> ⚠️ skipped ${escapeHtml(clip(p, 300))}`, '');
+  for (const problem of problems.slice(0, 10)) head.push(`> ⚠️ skipped ${escapeHtml(clip(problem, 300))}`, '');
   if (problems.length > 10) head.push(`> ⚠️ and ${problems.length - 10} more unreadable files`, '');
 
   let out = `${head.join('\n')}\n`;

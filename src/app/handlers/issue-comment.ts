@@ -4,8 +4,8 @@ import { parseComment } from '../commands.ts';
 import { loadAppConfig } from '../config.ts';
 import { renderStickyComment } from '../comment.ts';
 import { isBotAccount } from '../identity.ts';
-import { runCommand } from '../command-runner.ts';
-import type { CommandResult } from '../command-runner.ts';
+import { runSlashCommand } from '../slash-command.ts';
+import type { SlashCommandResult } from '../slash-command.ts';
 import { helpText, renderReply } from '../replies.ts';
 import { pullKey } from '../sticky.ts';
 import type { PullRef } from '../sticky.ts';
@@ -65,7 +65,7 @@ export function onIssueComment(deps: AppDeps) {
         return 'done';
       }
 
-      const result: CommandResult = await runCommand({
+      const result: SlashCommandResult = await runSlashCommand({
         command: parsed.command,
         agent: deps.agent,
         config: loaded.config,

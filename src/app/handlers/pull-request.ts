@@ -4,15 +4,8 @@ import { loadAppConfig } from '../config.ts';
 import type { AppConfig } from '../config.ts';
 import { renderStickyComment } from '../comment.ts';
 import type { StickyView } from '../comment.ts';
-import {
-  agentFailureView,
-  branchNameFor,
-  destroyBranch,
-  ensureBranch,
-  isNotFound,
-  isUnreachable,
-  withoutCredentials,
-} from '../branch-ops.ts';
+import { deleteIfPresent } from '../../core/workflows/delete.ts';
+import { agentFailureView, branchNameFor, ensurePullBranch, isNotFound, isUnreachable, withoutCredentials } from '../branch-ops.ts';
 import type { PullFacts } from '../branch-ops.ts';
 import { pullKey } from '../sticky.ts';
 import type { PullRef } from '../sticky.ts';
@@ -73,7 +66,7 @@ export function onPullRequestActive(deps: AppDeps) {
         context.log.debug(`vela: no branch for PR #${pull.number}: ${skip}`);
         return 'done';
       }
-      const name = branchNameFor(pull.number);
+      const name = branchNameFor(pull);
       if ((await deps.sticky.find(context.octokit, ref, botLogin)) === null) {
         // Show progress at once: creating a branch can take longer than a webhook may.
         await deps.sticky.post(context.octokit, ref, render({ kind: 'creating', name, parent: config.parent }));
@@ -82,15 +75,15 @@ export function onPullRequestActive(deps: AppDeps) {
         if (config.checkRun && pull.headSha) await reportCheckRun(context.octokit, ref, pull.headSha, outcome);
       };
       try {
-        const { branch } = await ensureBranch({
+        const { branch, ready, problem } = await ensurePullBranch({
           agent: deps.agent,
           pull,
           parent: config.parent,
           ttl: config.ttl,
-          readyPoll: deps.readyPoll,
+          wait: deps.wait,
         });
         await sticky({ kind: 'branch', branch });
-        await check({ branch });
+        await check(ready ? { branch } : { name, error: problem ?? `branch ${name} is ${branch.state}` });
         return 'done';
       } catch (err) {
         await sticky(agentFailureView(name, err));
@@ -108,7 +101,7 @@ export function onPullRequestClosed(deps: AppDeps) {
     startWork(deps, context, pullKey(ref), async (): Promise<WorkOutcome> => {
       const botLogin = await deps.botLogin();
       const render = (view: StickyView) => renderStickyComment(view, { now: deps.clock(), sha: pull.headSha });
-      const name = branchNameFor(pull.number);
+      const name = branchNameFor(pull);
 
       const loaded = await loadAppConfig(context);
       if (!loaded.ok) {
@@ -123,7 +116,7 @@ export function onPullRequestClosed(deps: AppDeps) {
           view = { kind: 'kept', branch: withoutCredentials(await deps.agent.get(name)) };
         } else {
           const how = context.payload.pull_request.merged ? 'merged' : 'closed';
-          changed = (await destroyBranch(deps.agent, name)) === 'deleted';
+          changed = !(await deleteIfPresent(deps.agent, name)).absent;
           view = { kind: 'destroyed', name, reason: `The PR was ${how}, so its branch was deleted.` };
         }
       } catch (err) {

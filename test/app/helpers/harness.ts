@@ -1,9 +1,9 @@
-import nock from 'nock';
 import { expect } from 'vitest';
 import type { Probot } from 'probot';
 import { AgentClient } from '../../../src/core/client.ts';
 import { createApp, TaskTracker } from '../../../src/app/index.ts';
-import { FakeAgent } from './fake-agent.ts';
+import { FakeAgent } from '../../helpers/fake-agent.ts';
+import { releaseGitHubMocks } from '../../helpers/github-mocks.ts';
 import { FakeGitHub } from './fake-github.ts';
 import { testProbot } from './probot.ts';
 
@@ -22,12 +22,6 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** Blocks the network except localhost (the fake agent, the local webhook server). */
-export function lockDownNetwork(): void {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/^(127\.0\.0\.1|localhost)(:\d+)?$/);
-}
-
 /** A Probot with the app loaded against a fake agent and nock'd GitHub; every piece is fresh per test. */
 export interface HarnessOptions {
   /** Point the app at this agent instead of the in-memory fake (which is then not started). */
@@ -39,13 +33,13 @@ export interface HarnessOptions {
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const agent = new FakeAgent({ token: AGENT_TOKEN, now: () => NOW });
-  const url = opts.agentUrl ?? (await agent.start());
+  const agent = new FakeAgent({ tokens: [AGENT_TOKEN], now: () => NOW, rebaseConflicts: ['table users: column email changed in both'] });
+  const url = opts.agentUrl ?? (await agent.start()).url;
   const client = new AgentClient({ url, token: opts.agentToken ?? AGENT_TOKEN, timeoutMs: 60_000 });
   const errors: unknown[] = [];
   const tasks = new TaskTracker((err) => errors.push(err));
   const probot = testProbot();
-  const appFn = createApp({ agent: client, clock: () => NOW, tasks, appSlug: opts.appSlug, readyPoll: { intervalMs: 10, attempts: 3 } });
+  const appFn = createApp({ agent: client, clock: () => NOW, tasks, appSlug: opts.appSlug, wait: { pollMs: 10, timeoutMs: 30 } });
   if (opts.load !== false) await probot.load(appFn);
   return {
     probot,
@@ -61,16 +55,13 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
 
 /** After each test: every GitHub mock was used, then all are cleared. */
 export function checkMocksUsed(): void {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
+  expect(releaseGitHubMocks()).toEqual([]);
 }
 
 /** After each test with a harness: close it, no background task failed, every GitHub mock was used. */
 export async function closeAndCheck(h: Harness | undefined): Promise<void> {
   await h?.close();
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
+  const pending = releaseGitHubMocks();
   expect(h?.errors).toEqual([]);
   expect(pending).toEqual([]);
 }

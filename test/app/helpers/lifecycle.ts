@@ -7,7 +7,7 @@ const USER = 'Codertocat';
 const PUSHED_SHA = 'd'.repeat(40);
 
 /**
- * A PR's life as GitHub would deliver it: opened (delivered twice), a push, `/vela reset`,
+ * A PR's life as GitHub would deliver it: opened (delivered twice), a push to a stopped branch, `/vela reset`,
  * `/vela extend 2d`, closed. Agent-agnostic: it inspects the agent only through its API, so it
  * runs against the in-memory fake and against a real `vela-branch agent`.
  */
@@ -26,10 +26,14 @@ export async function runPrLifecycle(h: Harness, agentNow: () => number): Promis
   const password = (await h.client.get(name)).connection?.password;
   expect(password, 'the test token may read credentials').toBeTruthy();
 
-  // a push
+  // a push while the branch is suspended (idle suspend, or by hand): the app starts it again
+  expect((await h.client.stop(name)).state).toBe('stopped');
   await h.probot.receive(event('pull_request', pullRequestPayload('synchronize', { sha: PUSHED_SHA })));
   await h.tasks.idle();
-  expect((await h.client.get(name)).labels.sha).toBe(PUSHED_SHA);
+  const pushed = await h.client.get(name);
+  expect(pushed.state).toBe('ready');
+  expect(pushed.labels.sha).toBe(PUSHED_SHA);
+  expect(h.github.stickyComments(PR_NUMBER)[0].body).toContain('Database branch `pr-2`: ready');
   expect(h.github.stickyComments(PR_NUMBER)[0].body).toContain(`for ${PUSHED_SHA.slice(0, 7)}`);
 
   // /vela reset

@@ -5,11 +5,13 @@ import { formatDuration } from '../core/durations.ts';
 import type { VelaCommand } from './commands.ts';
 import type { AppConfig } from './config.ts';
 import type { StickyView } from './comment.ts';
-import { branchNameFor, destroyBranch, labelsFor, withoutCredentials } from './branch-ops.ts';
+import { deleteIfPresent } from '../core/workflows/delete.ts';
+import { branchTiming } from '../core/workflows/timing.ts';
+import { branchNameFor, labelsFor, withoutCredentials } from './branch-ops.ts';
 import type { PullFacts } from './branch-ops.ts';
 import { helpText } from './replies.ts';
 
-export interface CommandResult {
+export interface SlashCommandResult {
   ok: boolean;
   /** Markdown answer for the reply comment (never credentials). */
   text: string;
@@ -19,7 +21,7 @@ export interface CommandResult {
   unreachable?: boolean;
 }
 
-export interface CommandParams {
+export interface SlashCommandParams {
   command: VelaCommand;
   agent: AgentClient;
   config: AppConfig;
@@ -31,16 +33,16 @@ export interface CommandParams {
 const MAX_DIFF_CHARS = 50_000; // GitHub rejects comments over 65,536 characters
 
 /** Runs one `/vela` command against the agent and describes the result. Agent errors become answers, not throws. */
-export async function runCommand(p: CommandParams): Promise<CommandResult> {
-  const name = branchNameFor(p.pull.number);
+export async function runSlashCommand(params: SlashCommandParams): Promise<SlashCommandResult> {
+  const name = branchNameFor(params.pull);
   try {
-    return await dispatch(p, name);
+    return await dispatch(params, name);
   } catch (err) {
     if (!(err instanceof AgentError)) throw err;
     if (err.status === 0) {
       return { ok: false, unreachable: true, text: 'The vela agent is unreachable right now; try again in a minute.' };
     }
-    if (err.status === 404 && p.command.name !== 'create') {
+    if (err.status === 404 && params.command.name !== 'create') {
       return {
         ok: false,
         text: `This PR has no branch \`${name}\`. Comment \`/vela create\` to make one.`,
@@ -51,14 +53,14 @@ export async function runCommand(p: CommandParams): Promise<CommandResult> {
   }
 }
 
-async function dispatch(p: CommandParams, name: string): Promise<CommandResult> {
-  const { agent, command } = p;
+async function dispatch(params: SlashCommandParams, name: string): Promise<SlashCommandResult> {
+  const { agent, command, now } = params;
   switch (command.name) {
     case 'help':
       return { ok: true, text: helpText() };
     case 'status': {
       const branch = withoutCredentials(await agent.get(name));
-      return { ok: true, text: `\`${name}\` is **${branch.state}**${ttlNote(branch, p.now)}.`, sticky: { kind: 'branch', branch } };
+      return { ok: true, text: `\`${name}\` is **${branch.state}**${ttlNote(branch, now)}.`, sticky: { kind: 'branch', branch } };
     }
     case 'reset': {
       const branch = withoutCredentials(await agent.reset(name));
@@ -82,21 +84,21 @@ async function dispatch(p: CommandParams, name: string): Promise<CommandResult> 
       return { ok: true, text: renderDiff(name, diff) };
     }
     case 'destroy': {
-      const outcome = await destroyBranch(agent, name);
-      if (outcome === 'absent') return { ok: true, text: `\`${name}\` did not exist; nothing to do.`, sticky: { kind: 'missing', name } };
+      const outcome = await deleteIfPresent(agent, name);
+      if (outcome.absent) return { ok: true, text: `\`${name}\` did not exist; nothing to do.`, sticky: { kind: 'missing', name } };
       return {
         ok: true,
         text: `Deleted \`${name}\`.`,
         sticky: {
           kind: 'destroyed',
           name,
-          reason: `Deleted by @${p.actor} with \`/vela destroy\`. Comment \`/vela create\` for a new one.`,
+          reason: `Deleted by @${params.actor} with \`/vela destroy\`. Comment \`/vela create\` for a new one.`,
         },
       };
     }
     case 'create': {
-      const parent = command.from ?? p.config.parent;
-      const result = await agent.create({ name, parent, ttl: p.config.ttl, labels: labelsFor(p.pull), ifExists: 'return' });
+      const parent = command.from ?? params.config.parent;
+      const result = await agent.create({ name, parent, ttl: params.config.ttl, labels: labelsFor(params.pull), ifExists: 'return' });
       const branch = withoutCredentials(result.branch);
       const text = result.created
         ? `Created \`${name}\` from \`${parent}\`.`
@@ -107,7 +109,7 @@ async function dispatch(p: CommandParams, name: string): Promise<CommandResult> 
       const branch = withoutCredentials(await agent.patch(name, { ttl: command.ttl }));
       return {
         ok: true,
-        text: `Extended \`${name}\`: it now ${ttlNote(branch, p.now).replace(/^, /, '') || 'has no expiry'}.`,
+        text: `Extended \`${name}\`: it now ${ttlNote(branch, now).replace(/^, /, '') || 'has no expiry'}.`,
         sticky: { kind: 'branch', branch },
       };
     }
@@ -115,9 +117,9 @@ async function dispatch(p: CommandParams, name: string): Promise<CommandResult> 
 }
 
 function ttlNote(branch: Branch, now: Date): string {
-  if (!branch.expiresAt) return '';
-  const left = Date.parse(branch.expiresAt) - now.getTime();
-  return left > 0 ? `, expires in ${formatDuration(left)} (${branch.expiresAt})` : ', expired';
+  const { ttlLeftMs, expired } = branchTiming(branch, now);
+  if (ttlLeftMs === null) return '';
+  return expired ? ', expired' : `, expires in ${formatDuration(ttlLeftMs)} (${branch.expiresAt})`;
 }
 
 function renderDiff(name: string, diff: { sql: string; summary: string[] }): string {
@@ -132,7 +134,7 @@ function renderDiff(name: string, diff: { sql: string; summary: string[] }): str
 function conflictList(err: AgentError): string {
   const conflicts = err.body?.error?.conflicts ?? [];
   if (conflicts.length === 0) return '';
-  const shown = conflicts.slice(0, 10).map((c) => `- ${typeof c === 'string' ? c : JSON.stringify(c)}`);
+  const shown = conflicts.slice(0, 10).map((conflict) => `- ${typeof conflict === 'string' ? conflict : JSON.stringify(conflict)}`);
   const more = conflicts.length > 10 ? [`- … and ${conflicts.length - 10} more`] : [];
   return `\n\n${[...shown, ...more].join('\n')}\n\nThe branch was left exactly as it was.`;
 }
