@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { openEngine, defaultEngineOptions } from '../../src/agent/engine.ts';
 import type { Engine } from '../../src/agent/engine.ts';
-import { runCommand } from '../../src/agent/runner.ts';
+import { processRunner } from '../../src/agent/runner.ts';
 import { isMountPoint } from '../../src/agent/storage/loop-pool.ts';
 import { processesUnder, kill, alive } from '../../src/agent/postgres/processes.ts';
 import { SUPERUSER } from '../../src/agent/postgres/instance.ts';
@@ -59,8 +59,8 @@ export async function destroyBenchDir(dataDir: string, engine?: Engine): Promise
   }
   const pool = join(dataDir, 'pool');
   if (await isMountPoint(pool)) {
-    const r = await runCommand(['umount', pool], { allowFailure: true });
-    if (r.code !== 0) await runCommand(['umount', '-l', pool], { allowFailure: true });
+    const r = await processRunner(['umount', pool], { allowFailure: true });
+    if (r.code !== 0) await processRunner(['umount', '-l', pool], { allowFailure: true });
   }
   await rm(dataDir, { recursive: true, force: true });
 }

@@ -1,4 +1,4 @@
-import { runCommand } from '../../src/agent/runner.ts';
+import { processRunner } from '../../src/agent/runner.ts';
 
 /** Time one async operation from the outside, in milliseconds. */
 export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
@@ -9,7 +9,7 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; valu
 
 /** `btrfs filesystem du` of a path: total bytes and bytes no other file or snapshot shares. */
 export async function btrfsDu(path: string): Promise<{ totalBytes: number; exclusiveBytes: number }> {
-  const r = await runCommand(['btrfs', 'filesystem', 'du', '-s', '--raw', path]);
+  const r = await processRunner(['btrfs', 'filesystem', 'du', '-s', '--raw', path]);
   const cols = (r.stdout.trim().split('\n').pop() ?? '').trim().split(/\s+/);
   const totalBytes = Number(cols[0]);
   const exclusiveBytes = Number(cols[1]);

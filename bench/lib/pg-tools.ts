@@ -1,6 +1,6 @@
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCommand } from '../../src/agent/runner.ts';
+import { processRunner } from '../../src/agent/runner.ts';
 
 export interface ClientTool {
   path: string;
@@ -29,7 +29,7 @@ export async function findNewestTool(name: string): Promise<ClientTool | null> {
     } catch {
       continue;
     }
-    const r = await runCommand([path, '--version'], { allowFailure: true }).catch(() => null);
+    const r = await processRunner([path, '--version'], { allowFailure: true }).catch(() => null);
     const m = r && r.code === 0 ? (/\)\s*(\d+)/.exec(r.stdout) ?? /(\d+)\.\d+/.exec(r.stdout)) : null;
     if (!m) continue;
     const major = Number(m[1]);

@@ -9,7 +9,7 @@ import type { AuditLog } from './audit.ts';
 import type { Metrics } from './metrics.ts';
 import type { RefusalLimiter } from './rate-limit.ts';
 import { VelaError } from '../core/errors.ts';
-import { redact } from './log-redact.ts';
+import { scrubCredentials } from './log-redact.ts';
 import { branchRoutes } from './routes/branches.ts';
 import { systemRoutes } from './routes/system.ts';
 
@@ -95,7 +95,7 @@ export function build(deps: AppDeps): FastifyInstance {
     const { status, code, message } = toHttpError(err, req);
     if (status >= 500) {
       const secrets = deps.manager.list().map((r) => r.password);
-      req.log.error({ code, detail: redact(String((err as Error).message ?? err), secrets) }, 'request failed');
+      req.log.error({ code, detail: scrubCredentials(String((err as Error).message ?? err), secrets) }, 'request failed');
       deps.metrics.countError(code);
     }
     const body: Record<string, unknown> = { code, message };

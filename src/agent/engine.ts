@@ -4,19 +4,24 @@ import type { StorageKind } from '../core/types.ts';
 import { loadConfig } from './config.ts';
 import type { AgentConfig } from './config.ts';
 import type { Runner } from './runner.ts';
-import { runCommand } from './runner.ts';
+import { processRunner } from './runner.ts';
 import { resolveBinaries, shareEmbeddedBinaries } from './postgres/binaries.ts';
 import { resolvePostgresUser, assertReachable, isReachable } from './postgres/os-user.ts';
 import { PostgresControl, socketRootFor } from './postgres/instance.ts';
 import { PortAllocator } from './postgres/ports.ts';
 import { openStorage } from './storage/select.ts';
+import type { StorageDriver } from './storage/driver.ts';
 import { Registry } from './branches/registry.ts';
+import { KeyedLock } from './branches/locks.ts';
 import { BranchManager } from './branches/manager.ts';
-import type { ManagerDeps } from './branches/manager.ts';
+import { BranchRecovery } from './branches/recovery.ts';
 import { RootBuilder } from './branches/root-builder.ts';
 import type { Template } from './branches/root-builder.ts';
+import { Provisioner } from './provisioner/provisioner.ts';
+import type { StepHook } from './provisioner/provisioner.ts';
+import type { LogFn } from './logger.ts';
 
-export type LogFn = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+export type { LogFn };
 
 export interface EngineOptions {
   dataDir: string;
@@ -38,13 +43,16 @@ export interface EngineOptions {
   clientBin?: string | null;
   runner?: Runner;
   log?: LogFn;
-  onStep?: ManagerDeps['onStep'];
+  onStep?: StepHook;
 }
 
 export interface Engine {
   manager: BranchManager;
   builder: RootBuilder;
   pg: PostgresControl;
+  storage: StorageDriver;
+  /** The port allocator (failure tests squat a port right after it is handed out). */
+  ports: PortAllocator;
   dataDir: string;
   close(opts?: { stopBranches?: boolean }): Promise<void>;
 }
@@ -55,7 +63,7 @@ export const consoleLog: LogFn = (level, msg) => {
 
 /** Opens the pool, finds postgres, recovers what a crash left, and makes sure `main` exists. */
 export async function openEngine(opts: EngineOptions): Promise<Engine> {
-  const runner = opts.runner ?? runCommand;
+  const runner = opts.runner ?? processRunner;
   const log = opts.log ?? consoleLog;
   const dataDir = resolve(opts.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o755 });
@@ -91,33 +99,52 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   await pg.ensureDirs();
   const state = join(dataDir, 'state');
   await mkdir(state, { recursive: true, mode: 0o700 });
-  const manager = new BranchManager({
+  // Built once and handed to every part that needs them.
+  const registry = new Registry(join(state, 'branches'));
+  const locks = new KeyedLock();
+  const ports = new PortAllocator(opts.ports);
+  const provisioner = new Provisioner({
     storage,
-    runner,
     pg,
-    registry: new Registry(join(state, 'branches')),
-    ports: new PortAllocator(opts.ports),
+    ports,
     pgUser: user,
-    defaults: {
-      publicHost: opts.publicHost,
-      pgListen: opts.pgListen,
-      ...opts.branch,
-      minFreeBytes: opts.minFreeBytes ?? 128 * 1024 * 1024,
-    },
+    registry,
+    locks,
+    cluster: { pgListen: opts.pgListen, ...opts.branch },
+    minFreeBytes: opts.minFreeBytes ?? 128 * 1024 * 1024,
+    log,
+    onStep: opts.onStep,
+  });
+  const manager = new BranchManager({
+    registry,
+    locks,
+    provisioner,
+    storage,
+    defaultTtl: opts.branch.defaultTtl,
     log,
     onStep: opts.onStep,
   });
   const builder = new RootBuilder({
+    registry,
+    locks,
+    provisioner,
     manager,
+    storage,
+    pg,
+    runner,
+    pgUser: user,
+    log,
+    onStep: opts.onStep,
     stateDir: state,
     workDir: join(dataDir, 'work'),
     clientBinDirs: opts.clientBin ? [opts.clientBin] : [],
     templates: opts.templates ?? [],
   });
+  const recovery = new BranchRecovery({ registry, locks, provisioner, manager, log });
   // The builder first: a crash mid-swap leaves staging volumes only it knows how to finish or undo.
-  await manager.deps.registry.load();
+  await registry.load();
   await builder.recover();
-  await manager.recover();
+  await recovery.run();
   if (opts.createRoot !== false) await manager.ensureRoot();
   if (opts.templates?.length) {
     await builder.rebuildTemplates({ onlyMissing: true }).catch((e) => log('error', `templates: ${(e as Error).message}`));
@@ -126,6 +153,8 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     manager,
     builder,
     pg,
+    storage,
+    ports,
     dataDir,
     async close(c = {}) {
       if (c.stopBranches) await manager.stopAll();

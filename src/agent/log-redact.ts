@@ -15,7 +15,8 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-export function redact(text: string, secrets: Iterable<string> = []): string {
+/** Blanks the known `secrets` (also URL-encoded) and anything shaped like a password or bearer token. */
+export function scrubCredentials(text: string, secrets: Iterable<string> = []): string {
   const forms = new Set<string>();
   for (const secret of secrets) {
     if (!secret) continue;

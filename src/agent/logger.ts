@@ -1,6 +1,8 @@
 import pino from 'pino';
 import type { Logger } from 'pino';
-import type { LogFn } from './engine.ts';
+
+/** How the engine's parts log: a level, one line, optional structured fields. */
+export type LogFn = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
 /** Structured JSON logs (pino); `password` fields are censored wherever they appear. */
 export function createLogger(level: string, destination: NodeJS.WritableStream = process.stderr): Logger {

@@ -51,7 +51,8 @@ export function lastLines(text: string, n: number): string {
 
 const MAX_OUTPUT = 8 * 1024 * 1024;
 
-export const runCommand: Runner = (argv, opts = {}) =>
+/** The Runner that spawns real child processes. */
+export const processRunner: Runner = (argv, opts = {}) =>
   new Promise((resolve, reject) => {
     if (argv.length === 0) return reject(new Error('runner: empty argv'));
     const child = spawn(argv[0], argv.slice(1), {

@@ -3,7 +3,7 @@ import { cp, lstat, mkdtemp, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { embeddedBinDir, hydrateLibrarySymlinks, resolveBinaries } from '../../src/agent/postgres/binaries.ts';
-import { runCommand } from '../../src/agent/runner.ts';
+import { processRunner } from '../../src/agent/runner.ts';
 
 describe('embedded PostgreSQL binaries', () => {
   it('re-creates the library symlinks an install without scripts leaves out', async () => {
@@ -24,9 +24,9 @@ describe('embedded PostgreSQL binaries', () => {
   });
 
   it('finds PostgreSQL 18 by default and a system install with --pg-bin; names a bad directory', async () => {
-    const embedded = await resolveBinaries(runCommand, null);
+    const embedded = await resolveBinaries(processRunner, null);
     expect(embedded).toMatchObject({ major: 18, embedded: true });
-    await expect(resolveBinaries(runCommand, '/nonexistent/bin')).rejects.toThrow(
+    await expect(resolveBinaries(processRunner, '/nonexistent/bin')).rejects.toThrow(
       /initdb is missing or not executable \(--pg-bin \/nonexistent\/bin\)/,
     );
   });

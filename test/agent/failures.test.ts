@@ -5,7 +5,7 @@ import { describeWithPool } from '../helpers/env.ts';
 import { openTestEngine, makeDataDir, destroyDataDir, testPortRange } from '../helpers/engine-harness.ts';
 import type { TestEngine } from '../helpers/engine-harness.ts';
 import { openEngine, defaultEngineOptions } from '../../src/agent/engine.ts';
-import { runCommand } from '../../src/agent/runner.ts';
+import { processRunner } from '../../src/agent/runner.ts';
 import type { Runner } from '../../src/agent/runner.ts';
 import { BtrfsDriver } from '../../src/agent/storage/btrfs.ts';
 import { processesUnder } from '../../src/agent/postgres/processes.ts';
@@ -14,8 +14,8 @@ import { portIsFree } from '../../src/agent/postgres/ports.ts';
 /** The real runner with a PATH that has no btrfs-progs: what a host without the package sees. */
 const runnerWithoutBtrfs: Runner = (argv, opts = {}) =>
   /btrfs/.test(argv[0] ?? '')
-    ? runCommand(argv, { ...opts, env: { ...(opts.env ?? process.env), PATH: '/nonexistent' } })
-    : runCommand(argv, opts);
+    ? processRunner(argv, { ...opts, env: { ...(opts.env ?? process.env), PATH: '/nonexistent' } })
+    : processRunner(argv, opts);
 
 async function expectNothingLeft(e: TestEngine, name: string, port?: number) {
   expect(e.manager.find(name)).toBeUndefined();
@@ -52,7 +52,7 @@ describeWithPool('clear errors, nothing half-made', () => {
     const dir = await makeDataDir('notbtrfs');
     dirs.push(dir);
     await mkdir(join(dir, 'vols'));
-    const driver = new BtrfsDriver(join(dir, 'vols'), runCommand);
+    const driver = new BtrfsDriver(join(dir, 'vols'), processRunner);
     await expect(driver.init()).rejects.toThrow(/is on \S+, not btrfs/);
   });
 
@@ -83,8 +83,8 @@ describeWithPool('clear errors, nothing half-made', () => {
       const { createServer } = await import('node:net');
       const squatter = createServer();
       // Grab the port the allocator is about to hand out, right after its free-check.
-      const ports = e.manager.deps.ports as unknown as { allocate: (t: number[], h: string) => Promise<number> };
-      const original = ports.allocate.bind(e.manager.deps.ports);
+      const ports = e.ports as unknown as { allocate: (t: number[], h: string) => Promise<number> };
+      const original = ports.allocate.bind(e.ports);
       let first = true;
       ports.allocate = async (taken, host) => {
         const p = await original(taken, host);
@@ -112,8 +112,10 @@ describeWithPool('clear errors, nothing half-made', () => {
       e = await openTestEngine('full', { pool: { image: null, sizeGiB: 0.4 } });
       dirs.push(e.dataDir);
       // Fill the filesystem to the last byte.
-      await runCommand(['dd', 'if=/dev/zero', `of=${join(e.dataDir, 'pool', 'filler')}`, 'bs=1M', 'status=none'], { allowFailure: true });
-      await runCommand(['sync']);
+      await processRunner(['dd', 'if=/dev/zero', `of=${join(e.dataDir, 'pool', 'filler')}`, 'bs=1M', 'status=none'], {
+        allowFailure: true,
+      });
+      await processRunner(['sync']);
     });
     it('is refused up front with 507 and a message that says so', async () => {
       const err = await e.manager.create({ name: 'no-room' }).catch((x) => x);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describeWithPool } from '../helpers/env.ts';
 import { openTestEngine, makeDataDir, destroyDataDir, sql } from '../helpers/engine-harness.ts';
 import type { TestEngine } from '../helpers/engine-harness.ts';
-import { runCommand } from '../../src/agent/runner.ts';
+import { processRunner } from '../../src/agent/runner.ts';
 import type { Runner, RunOptions } from '../../src/agent/runner.ts';
 import { connectionInfo } from '../../src/agent/branches/connection.ts';
 import { ZfsDriver } from '../../src/agent/storage/zfs.ts';
@@ -47,9 +47,9 @@ describeWithPool('reflink storage on a real XFS filesystem', () => {
     const fh = await open(image, 'wx');
     await fh.truncate(2 * 1024 ** 3);
     await fh.close();
-    await runCommand(['mkfs.xfs', '-q', '-m', 'reflink=1', image]);
+    await processRunner(['mkfs.xfs', '-q', '-m', 'reflink=1', image]);
     await mkdir(join(dataDir, 'pool'));
-    await runCommand(['mount', '-o', 'loop', image, join(dataDir, 'pool')]);
+    await processRunner(['mount', '-o', 'loop', image, join(dataDir, 'pool')]);
     e = await openTestEngine('xfs', { dataDir, storage: 'reflink' });
   });
 

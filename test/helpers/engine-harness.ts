@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { openEngine, defaultEngineOptions } from '../../src/agent/engine.ts';
 import type { Engine, EngineOptions } from '../../src/agent/engine.ts';
-import { runCommand } from '../../src/agent/runner.ts';
+import { processRunner } from '../../src/agent/runner.ts';
 import { isMountPoint } from '../../src/agent/storage/loop-pool.ts';
 import { processesUnder, kill } from '../../src/agent/postgres/processes.ts';
 
@@ -58,7 +58,7 @@ export async function destroyDataDir(dataDir: string): Promise<void> {
   for (const p of await processesUnder(dataDir)) kill(p.pid, 'SIGKILL');
   await new Promise((r) => setTimeout(r, 200));
   const pool = join(dataDir, 'pool');
-  if (await isMountPoint(pool)) await runCommand(['umount', '-l', pool], { allowFailure: true });
+  if (await isMountPoint(pool)) await processRunner(['umount', '-l', pool], { allowFailure: true });
   await rm(dataDir, { recursive: true, force: true });
 }
 

@@ -2,7 +2,7 @@ import { mkdir, writeFile, appendFile, chown } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { runCommand } from '../../src/agent/runner.ts';
+import { processRunner } from '../../src/agent/runner.ts';
 import { portIsFree } from '../../src/agent/postgres/ports.ts';
 
 const PG15 = '/usr/lib/postgresql/15/bin';
@@ -38,7 +38,7 @@ export async function startSourceCluster(baseDir: string, preferredPort: number)
   const dir = join(baseDir, 'source');
   await mkdir(dir, { recursive: true });
   await chown(dir, user.uid, user.gid);
-  await runCommand(
+  await processRunner(
     [`${PG15}/initdb`, '-D', dir, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8'],
     as,
   );
@@ -50,7 +50,7 @@ export async function startSourceCluster(baseDir: string, preferredPort: number)
     join(dir, 'pg_hba.conf'),
     'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n',
   );
-  const ctl = (args: string[]) => runCommand([`${PG15}/pg_ctl`, ...args, '-D', dir, '-l', join(dir, 'source.log'), '-w', '-s'], as);
+  const ctl = (args: string[]) => processRunner([`${PG15}/pg_ctl`, ...args, '-D', dir, '-l', join(dir, 'source.log'), '-w', '-s'], as);
   await ctl(['start']);
   const admin = async (text: string, db = 'postgres') => {
     const c = new pg.Client({ host: dir, port, user: 'postgres', database: db });

@@ -1,43 +1,26 @@
-import { readdir, rm, writeFile, chown } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { StorageDriver } from '../storage/driver.ts';
-import type { Runner } from '../runner.ts';
-import type { PostgresControl, BranchSettings } from '../postgres/instance.ts';
-import { PostgresStartError, SUPERUSER } from '../postgres/instance.ts';
-import type { PortAllocator } from '../postgres/ports.ts';
-import type { OsUser } from '../postgres/os-user.ts';
+import { SUPERUSER } from '../postgres/instance.ts';
 import { generatePassword } from '../postgres/scram.ts';
+import type { Provisioner, StepHook } from '../provisioner/provisioner.ts';
+import type { ReplicationLag } from '../provisioner/replication.ts';
+import { toApiError } from '../provisioner/failures.ts';
+import type { LogFn } from '../logger.ts';
 import type { BranchRecord, Registry } from './registry.ts';
-import { KeyedLock } from './locks.ts';
-import { rotateCredentials, waitForLogin } from './credentials.ts';
-import { recoverBranches } from './recovery.ts';
-import type { RecoveryReport } from './recovery.ts';
-import { VelaError, badRequest, conflict, notFound, insufficientStorage } from '../../core/errors.ts';
+import type { KeyedLock } from './locks.ts';
+import { badRequest, conflict, notFound } from '../../core/errors.ts';
 import { branchNameProblem, ROOT_BRANCH } from '../../core/names.ts';
 import { parseDuration } from '../../core/durations.ts';
 
-export interface BranchDefaults {
-  publicHost: string;
-  pgListen: string;
-  sharedBuffers: string;
-  maxConnections: number;
-  workMem: string;
-  defaultTtl: string | null;
-  /** Refuse creates when the pool has less free space than this. */
-  minFreeBytes: number;
-}
-
-export interface ManagerDeps {
-  storage: StorageDriver;
-  runner: Runner;
-  pg: PostgresControl;
+export interface ManagerParts {
   registry: Registry;
-  ports: PortAllocator;
-  pgUser: OsUser | null;
-  defaults: BranchDefaults;
-  log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
-  /** Test seam: runs between steps of a create so a crash can be injected at a known point. */
-  onStep?: (step: string, name: string) => Promise<void> | void;
+  /** Per-branch locks, shared with the root builder and recovery. */
+  locks: KeyedLock;
+  provisioner: Provisioner;
+  /** The pool: its kind goes into records; health and metrics read its usage. */
+  storage: StorageDriver;
+  defaultTtl: string | null;
+  log: LogFn;
+  onStep?: StepHook;
 }
 
 export interface CreateRequest {
@@ -51,39 +34,41 @@ export interface CreateRequest {
 export { ROOT_BRANCH };
 
 /**
- * Owns the branch lifecycle: snapshot, fix-ups, start, credentials, reset, delete, TTL.
- * Every state change is persisted before the step it announces, so recovery knows what to undo.
+ * The branch state machine: create, reset, delete, patch, stop, start, expire. Takes the branch's
+ * lock, checks the state, persists each state before the step it announces (so recovery knows
+ * what to undo) and leaves the steps themselves to the provisioner.
  */
 export class BranchManager {
-  private readonly d: ManagerDeps;
-  /** Internal: shared with the root builder. */
-  readonly locks = new KeyedLock();
+  private readonly registry: Registry;
+  private readonly locks: KeyedLock;
+  private readonly provisioner: Provisioner;
+  readonly storage: StorageDriver;
+  private readonly defaultTtl: string | null;
+  private readonly log: LogFn;
+  private readonly onStep?: StepHook;
 
-  constructor(deps: ManagerDeps) {
-    this.d = deps;
-  }
-
-  get storage(): StorageDriver {
-    return this.d.storage;
-  }
-
-  /** Internal: the root builder works with the same parts. */
-  get deps(): ManagerDeps {
-    return this.d;
+  constructor(parts: ManagerParts) {
+    this.registry = parts.registry;
+    this.locks = parts.locks;
+    this.provisioner = parts.provisioner;
+    this.storage = parts.storage;
+    this.defaultTtl = parts.defaultTtl;
+    this.log = parts.log;
+    this.onStep = parts.onStep;
   }
 
   list(): BranchRecord[] {
-    return this.d.registry.all();
+    return this.registry.all();
   }
 
   get(name: string): BranchRecord {
-    const rec = this.d.registry.get(name);
+    const rec = this.registry.get(name);
     if (!rec) throw notFound(`branch ${name} does not exist`);
     return rec;
   }
 
   find(name: string): BranchRecord | undefined {
-    return this.d.registry.get(name);
+    return this.registry.get(name);
   }
 
   // ---------------------------------------------------------------- create
@@ -99,24 +84,24 @@ export class BranchManager {
     const problem = branchNameProblem(req.name);
     if (problem) throw badRequest(problem);
     const parentName = req.parent ?? ROOT_BRANCH;
-    const ttlMs = this.ttlMs(req.ttl ?? this.d.defaults.defaultTtl ?? undefined);
+    const ttlMs = this.ttlMs(req.ttl ?? this.defaultTtl ?? undefined);
     return this.locks.run(req.name, async () => {
-      const existing = this.d.registry.get(req.name);
+      const existing = this.registry.get(req.name);
       if (existing) {
         if ((req.ifExists ?? 'fail') === 'return' && existing.parent === parentName && existing.state !== 'failed') {
           return { record: existing, created: false };
         }
         throw conflict(`branch ${req.name} already exists (parent ${existing.parent ?? '-'}, state ${existing.state})`);
       }
-      const parent = this.d.registry.get(parentName);
+      const parent = this.registry.get(parentName);
       if (!parent) throw notFound(`parent branch ${parentName} does not exist`);
       if (parent.state !== 'ready' && parent.state !== 'stopped') {
         throw conflict(`parent branch ${parentName} is ${parent.state}; only a ready or stopped branch can be branched`);
       }
-      await this.assertRoom();
+      await this.provisioner.assertRoom();
       const started = performance.now();
       const now = new Date();
-      const port = await this.d.ports.allocate(this.takenPorts(), '127.0.0.1');
+      const port = await this.provisioner.allocatePort();
       const rec: BranchRecord = {
         name: req.name,
         parent: parentName,
@@ -132,26 +117,26 @@ export class BranchManager {
         expiresAt: ttlMs ? new Date(now.getTime() + ttlMs).toISOString() : null,
         protected: false,
         labels: req.labels ?? {},
-        storage: { driver: this.d.storage.kind, exclusiveBytes: null },
+        storage: { driver: this.storage.kind, exclusiveBytes: null },
         timings: { createMs: null },
       };
       try {
-        await this.d.registry.put(rec);
+        await this.registry.put(rec);
         await this.step('registered', rec.name);
-        await this.materializeOnFreePort(rec, parent);
+        await this.provisioner.materializeOnFreePort(rec, parent, (moved) => this.registry.put(moved));
         if (hooks.prepare) await hooks.prepare(rec);
         rec.state = 'ready';
         rec.timings.createMs = Math.round(performance.now() - started);
-        await this.d.registry.put(rec);
+        await this.registry.put(rec);
       } catch (err) {
-        const tail = (await this.d.pg.logTail(rec.name)) + ((await this.poolExhausted()) ? '\nNo space left on device (pool)' : '');
+        const context = await this.provisioner.failureContext(rec.name);
         await this.undoCreate(rec);
-        throw this.explain(err, `create ${rec.name}`, tail);
+        throw toApiError(err, `create ${rec.name}`, context);
       } finally {
-        this.d.ports.release(port);
-        this.d.ports.release(rec.port);
+        this.provisioner.releasePort(port);
+        this.provisioner.releasePort(rec.port);
       }
-      this.d.log('info', `created branch ${rec.name} from ${parentName} in ${rec.timings.createMs} ms`, {
+      this.log('info', `created branch ${rec.name} from ${parentName} in ${rec.timings.createMs} ms`, {
         branch: rec.name,
         parent: parentName,
         port,
@@ -162,127 +147,16 @@ export class BranchManager {
     });
   }
 
-  /**
-   * The port was free when allocated, but another process (another agent, anything) may bind it
-   * before postgres does: then start again on the next free port instead of failing the create.
-   */
-  private async materializeOnFreePort(rec: BranchRecord, parent: BranchRecord): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.materialize(rec, parent);
-      } catch (err) {
-        if (!portTaken(err) || attempt >= 3) throw err;
-        const dir = this.d.storage.volumePath(rec.name);
-        await this.d.pg.stop(dir, 'immediate').catch(() => {});
-        await this.d.storage.destroy(rec.name);
-        await this.moveToFreePort(rec);
-      }
-    }
-  }
-
-  /** Configures and starts a fresh cluster, moving to another port if its port was taken meanwhile. */
-  private async startOnFreePort(rec: BranchRecord, dir: string): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      await this.d.pg.configure(dir, this.settings(rec));
-      try {
-        return await this.d.pg.start(rec.name, dir);
-      } catch (err) {
-        if (!portTaken(err) || attempt >= 3) throw err;
-        await this.moveToFreePort(rec);
-      }
-    }
-  }
-
-  /** Gives up a port someone else bound: its socket dir goes, the next free port is recorded. */
-  private async moveToFreePort(rec: BranchRecord): Promise<void> {
-    const old = rec.port;
-    await rm(this.d.pg.socketDir(old), { recursive: true, force: true });
-    rec.port = await this.d.ports.allocate([...this.takenPorts(), old], '127.0.0.1');
-    this.d.ports.release(old);
-    this.d.log('warn', `port ${old} was taken before branch ${rec.name} could bind it; using ${rec.port}`);
-    await this.d.registry.put(rec);
-  }
-
-  /** Snapshot the parent into the child's volume, fix it up, start it, rotate its credentials. */
-  private async materialize(rec: BranchRecord, parent: BranchRecord): Promise<void> {
-    await this.locks.run(`snap:${parent.name}`, () => this.snapshotFrom(parent, rec.name));
-    await this.step('snapshotted', rec.name);
-    const dir = this.d.storage.volumePath(rec.name);
-    await this.d.pg.clearRuntimeFiles(dir);
-    await this.d.pg.configure(dir, this.settings(rec));
-    await this.d.pg.writeHba(dir, false);
-    await this.d.pg.start(rec.name, dir);
-    await this.step('started', rec.name);
-    await this.rotateCredentials(rec, () => this.d.pg.writeHba(dir, true));
-    await this.waitForLogin(rec);
-  }
-
-  private async snapshotFrom(parent: BranchRecord, child: string): Promise<void> {
-    const parentDir = this.d.storage.volumePath(parent.name);
-    const tablespaces = await readdir(join(parentDir, 'pg_tblspc')).catch(() => []);
-    if (tablespaces.length > 0) {
-      throw conflict(`branch ${parent.name} uses tablespaces outside its data directory; vela-branch cannot snapshot those`);
-    }
-    const running = (await this.d.pg.pid(parentDir)) !== null;
-    if (this.d.storage.atomic || !running) {
-      // Atomic over the whole data dir including pg_wal: the child starts with a short crash recovery.
-      if (running) await this.d.pg.withClient(admin(parent), (c) => c.query('CHECKPOINT'));
-      await this.d.storage.snapshot(parent.name, child);
-      return;
-    }
-    await this.backupCopy(parent, child);
-  }
-
-  /** Per-file clones of a running parent are only consistent inside pg_backup_start/stop plus backup_label. */
-  private async backupCopy(parent: BranchRecord, child: string): Promise<void> {
-    if (this.d.pg.bins.major < 15) throw conflict('reflink and copy storage need PostgreSQL 15 or newer for a running parent');
-    await this.d.pg.withClient(admin(parent), async (c) => {
-      await c.query('SELECT pg_backup_start($1, true)', [`vela-${child}`]);
-      let stopped: { labelfile: string; spcmapfile: string | null } | undefined;
-      try {
-        await this.d.storage.snapshot(parent.name, child, { skip: ['pg_wal'] });
-      } finally {
-        const r = await c.query<{ labelfile: string; spcmapfile: string | null }>(
-          'SELECT labelfile, spcmapfile FROM pg_backup_stop(false)',
-        );
-        stopped = r.rows[0];
-      }
-      // WAL copied after pg_backup_stop holds everything the child needs to reach consistency.
-      await this.d.storage.copyEntry!(parent.name, child, 'pg_wal');
-      const dir = this.d.storage.volumePath(child);
-      await this.writeOwned(join(dir, 'backup_label'), stopped.labelfile);
-      if (stopped.spcmapfile) await this.writeOwned(join(dir, 'tablespace_map'), stopped.spcmapfile);
-    });
-  }
-
-  private async writeOwned(path: string, text: string): Promise<void> {
-    await writeFile(path, text, { mode: 0o600 });
-    if (this.d.pgUser) await chown(path, this.d.pgUser.uid, this.d.pgUser.gid);
-  }
-
-  /** Internal (also the root builder): fresh passwords for every login role, then TCP opened. */
-  rotateCredentials(rec: BranchRecord, openUp: () => Promise<void>): Promise<void> {
-    return rotateCredentials(this.d.pg, admin(rec), rec, openUp);
-  }
-
-  /** Internal (also the root builder): ready means a password login over TCP works. */
-  waitForLogin(rec: BranchRecord): Promise<void> {
-    return waitForLogin(rec, this.d.defaults.pgListen);
-  }
-
   private async undoCreate(rec: BranchRecord): Promise<void> {
-    const dir = this.d.storage.volumePath(rec.name);
-    await this.d.pg.stop(dir, 'immediate').catch(() => {});
-    await this.d.storage.destroy(rec.name).catch((e) => this.d.log('error', `cleanup of ${rec.name}: ${(e as Error).message}`));
-    await rm(this.d.pg.socketDir(rec.port), { recursive: true, force: true });
-    await this.d.registry.remove(rec.name);
+    await this.provisioner.discard(rec);
+    await this.registry.remove(rec.name);
   }
 
   // ---------------------------------------------------------------- root branch
 
   /** Creates an empty `main` (initdb) when the pool has none. */
   async ensureRoot(): Promise<BranchRecord | null> {
-    if (this.d.registry.get(ROOT_BRANCH)) return null;
+    if (this.registry.get(ROOT_BRANCH)) return null;
     return this.locks.run(ROOT_BRANCH, () => this.initRoot());
   }
 
@@ -290,7 +164,7 @@ export class BranchManager {
   private async initRoot(): Promise<BranchRecord> {
     const started = performance.now();
     const now = new Date().toISOString();
-    const port = await this.d.ports.allocate(this.takenPorts(), '127.0.0.1');
+    const port = await this.provisioner.allocatePort();
     const rec: BranchRecord = {
       name: ROOT_BRANCH,
       parent: null,
@@ -304,28 +178,23 @@ export class BranchManager {
       expiresAt: null,
       protected: true,
       labels: {},
-      storage: { driver: this.d.storage.kind, exclusiveBytes: null },
+      storage: { driver: this.storage.kind, exclusiveBytes: null },
       timings: { createMs: null },
     };
     try {
-      await this.d.registry.put(rec);
-      const dir = await this.d.storage.createVolume(ROOT_BRANCH, this.d.pgUser);
-      await this.d.pg.initdb(dir);
-      await this.d.pg.writeHba(dir, false);
-      await this.startOnFreePort(rec, dir);
-      await this.rotateCredentials(rec, () => this.d.pg.writeHba(dir, true));
-      await this.waitForLogin(rec);
+      await this.registry.put(rec);
+      await this.provisioner.initEmpty(rec, (moved) => this.registry.put(moved));
       rec.state = 'ready';
       rec.timings.createMs = Math.round(performance.now() - started);
-      await this.d.registry.put(rec);
+      await this.registry.put(rec);
     } catch (err) {
       await this.undoCreate(rec);
-      throw this.explain(err, 'initialise main');
+      throw toApiError(err, 'initialise main');
     } finally {
-      this.d.ports.release(port);
-      this.d.ports.release(rec.port);
+      this.provisioner.releasePort(port);
+      this.provisioner.releasePort(rec.port);
     }
-    this.d.log('info', `initialised root branch main (PostgreSQL ${this.d.pg.bins.major}) in ${rec.timings.createMs} ms`);
+    this.log('info', `initialised root branch main (PostgreSQL ${this.provisioner.postgresMajor()}) in ${rec.timings.createMs} ms`);
     return rec;
   }
 
@@ -336,36 +205,34 @@ export class BranchManager {
       const rec = this.get(name);
       if (!rec.parent) throw conflict(`branch ${name} has no parent to reset from`);
       if (rec.protected && !opts.force) throw conflict(`branch ${name} is protected: reset needs force (and an admin token)`);
-      if (this.d.registry.children(name).length > 0 && this.d.storage.kind === 'zfs') {
+      if (this.registry.children(name).length > 0 && this.storage.kind === 'zfs') {
         throw conflict(`branch ${name} has children; on ZFS delete them before resetting it`);
       }
       const parent = this.get(rec.parent);
       if (parent.state !== 'ready' && parent.state !== 'stopped') throw conflict(`parent branch ${parent.name} is ${parent.state}`);
       const started = performance.now();
-      const dir = this.d.storage.volumePath(name);
       rec.state = 'creating';
       rec.resetting = true;
-      await this.d.registry.put(rec);
+      await this.registry.put(rec);
       try {
-        await this.d.pg.stop(dir, 'immediate');
-        await this.d.storage.destroy(name);
-        await this.materialize(rec, parent);
+        await this.provisioner.wipe(name);
+        await this.provisioner.materialize(rec, parent);
         if (opts.prepare) await opts.prepare(rec);
         rec.state = 'ready';
         delete rec.error;
         delete rec.resetting;
         rec.timings.resetMs = Math.round(performance.now() - started);
-        await this.d.registry.put(rec);
+        await this.registry.put(rec);
       } catch (err) {
-        const e = this.explain(err, `reset ${name}`);
-        await this.d.pg.stop(dir, 'immediate').catch(() => {});
+        const e = toApiError(err, `reset ${name}`);
+        await this.provisioner.stopQuietly(name);
         rec.state = 'failed';
         rec.error = e.message;
         delete rec.resetting;
-        await this.d.registry.put(rec);
+        await this.registry.put(rec);
         throw e;
       }
-      this.d.log('info', `reset branch ${name} from ${parent.name} in ${rec.timings.resetMs} ms`, { branch: name });
+      this.log('info', `reset branch ${name} from ${parent.name} in ${rec.timings.resetMs} ms`, { branch: name });
       this.measureLater(name);
       return rec;
     });
@@ -379,30 +246,22 @@ export class BranchManager {
     const deleted: string[] = [];
     if (opts.cascade) {
       // Deepest first, each under its own lock, so no lock is held while waiting for a descendant's.
-      for (const child of this.d.registry.children(name))
+      for (const child of this.registry.children(name))
         deleted.push(...(await this.delete(child.name, { cascade: true, force: opts.force })));
     }
     await this.locks.run(name, async () => {
       const current = this.get(name);
-      const children = this.d.registry.children(name).map((c) => c.name);
+      const children = this.registry.children(name).map((c) => c.name);
       if (children.length)
         throw conflict(`branch ${name} has children (${children.join(', ')}): delete them first or pass cascade`, { children });
       current.state = 'deleting';
-      await this.d.registry.put(current);
-      await this.destroyVolume(current);
-      await this.d.registry.remove(name);
+      await this.registry.put(current);
+      await this.provisioner.destroy(current);
+      await this.registry.remove(name);
     });
-    this.d.log('info', `deleted branch ${name}`, { branch: name });
+    this.log('info', `deleted branch ${name}`, { branch: name });
     deleted.push(name);
     return deleted;
-  }
-
-  private async destroyVolume(rec: BranchRecord): Promise<void> {
-    const dir = this.d.storage.volumePath(rec.name);
-    await this.d.pg.stop(dir, 'immediate');
-    await this.d.storage.destroy(rec.name);
-    await rm(this.d.pg.socketDir(rec.port), { recursive: true, force: true });
-    await rm(this.d.pg.logFile(rec.name), { force: true });
   }
 
   // ---------------------------------------------------------------- patch, stop, start
@@ -416,7 +275,7 @@ export class BranchManager {
       }
       if (p.labels) rec.labels = { ...rec.labels, ...p.labels };
       if (p.protected !== undefined) rec.protected = p.protected;
-      await this.d.registry.put(rec);
+      await this.registry.put(rec);
       return rec;
     });
   }
@@ -425,9 +284,9 @@ export class BranchManager {
     return this.locks.run(name, async () => {
       const rec = this.get(name);
       if (rec.state !== 'ready') throw conflict(`branch ${name} is ${rec.state}; only a ready branch can be stopped`);
-      await this.d.pg.stop(this.d.storage.volumePath(name), 'fast');
+      await this.provisioner.stop(name, 'fast');
       rec.state = 'stopped';
-      await this.d.registry.put(rec);
+      await this.registry.put(rec);
       return rec;
     });
   }
@@ -437,136 +296,62 @@ export class BranchManager {
       const rec = this.get(name);
       if (rec.state === 'ready') return rec;
       if (rec.state !== 'stopped' && rec.state !== 'failed') throw conflict(`branch ${name} is ${rec.state}`);
-      await this.startExisting(rec);
+      await this.bringBack(rec);
       return rec;
     });
   }
 
-  /** Internal (also recovery): brings a branch with intact data back with the same port and credentials. */
-  async startExisting(rec: BranchRecord): Promise<void> {
-    const dir = this.d.storage.volumePath(rec.name);
-    if (!(await this.d.storage.exists(rec.name))) throw conflict(`branch ${rec.name} has no volume left; delete it`);
+  /**
+   * Brings a branch with intact data back with the same port and credentials: `ready`, or `failed`
+   * with the reason. Recovery uses it too; the caller holds the branch's lock.
+   */
+  async bringBack(rec: BranchRecord): Promise<void> {
+    if (!(await this.provisioner.hasVolume(rec.name))) throw conflict(`branch ${rec.name} has no volume left; delete it`);
     try {
-      if (!(await this.d.pg.pid(dir))) {
-        await this.d.pg.configure(dir, this.settings(rec), { standby: rec.standby });
-        await this.d.pg.start(rec.name, dir);
-      }
-      await this.waitForLogin(rec);
+      await this.provisioner.start(rec);
       rec.state = 'ready';
       delete rec.error;
-      await this.d.registry.put(rec);
+      await this.registry.put(rec);
     } catch (err) {
-      const e = this.explain(err, `start ${rec.name}`);
+      const e = toApiError(err, `start ${rec.name}`);
       rec.state = 'failed';
       rec.error = e.message;
-      await this.d.registry.put(rec);
+      await this.registry.put(rec);
       throw e;
     }
   }
 
-  // ---------------------------------------------------------------- recovery and TTL
-
-  /** After a crash or restart (see recovery.ts). */
-  recover(): Promise<RecoveryReport> {
-    return recoverBranches(this);
-  }
+  // ---------------------------------------------------------------- TTL and shutdown
 
   /** Deletes branches whose TTL has passed (never protected ones or ones with children). */
   async expire(now = new Date()): Promise<string[]> {
     const gone: string[] = [];
-    for (const rec of this.d.registry.all()) {
+    for (const rec of this.registry.all()) {
       if (!rec.expiresAt || rec.protected || new Date(rec.expiresAt) > now) continue;
       if (rec.state === 'creating' || rec.state === 'deleting') continue;
-      if (this.d.registry.children(rec.name).length) continue;
+      if (this.registry.children(rec.name).length) continue;
       try {
         await this.delete(rec.name);
         gone.push(rec.name);
-        this.d.log('info', `expired branch ${rec.name} (TTL ended ${rec.expiresAt})`, { branch: rec.name });
+        this.log('info', `expired branch ${rec.name} (TTL ended ${rec.expiresAt})`, { branch: rec.name });
       } catch (err) {
-        this.d.log('warn', `TTL delete of ${rec.name} failed: ${(err as Error).message}`);
+        this.log('warn', `TTL delete of ${rec.name} failed: ${(err as Error).message}`);
       }
     }
     return gone;
   }
 
   /** Stops every postgres (shutdown with stopBranches); records stay ready so the next start brings them back. */
-  async stopAll(): Promise<void> {
-    for (const rec of this.d.registry.all()) {
-      await this.d.pg
-        .stop(this.d.storage.volumePath(rec.name), 'fast')
-        .catch((e) => this.d.log('warn', `could not stop branch ${rec.name}: ${(e as Error).message}`));
-    }
+  stopAll(): Promise<void> {
+    return this.provisioner.stopAll(this.registry.all());
   }
 
-  /** How far a standby `main` trails its source: WAL received but not replayed, and age of the last replayed commit. */
-  async replicationLag(rec: BranchRecord): Promise<{ lagBytes: number | null; lagSeconds: number | null } | null> {
-    if (!rec.standby || rec.state !== 'ready') return null;
-    return this.d.pg
-      .withClient(admin(rec), async (c) => {
-        const r = await c.query<{ b: string | null; s: string | null }>(
-          'SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint AS b, EXTRACT(epoch FROM now() - pg_last_xact_replay_timestamp()) AS s',
-        );
-        const row = r.rows[0];
-        return { lagBytes: row.b === null ? null : Number(row.b), lagSeconds: row.s === null ? null : Math.max(0, Number(row.s)) };
-      })
-      .catch(() => ({ lagBytes: null, lagSeconds: null }));
+  /** How far a standby `main` trails its source (null for any other branch). */
+  replicationLag(rec: BranchRecord): Promise<ReplicationLag | null> {
+    return this.provisioner.replicationLag(rec);
   }
 
-  // ---------------------------------------------------------------- helpers
-
-  settings(rec: BranchRecord): BranchSettings {
-    const d = this.d.defaults;
-    return {
-      name: rec.name,
-      port: rec.port,
-      listen: d.pgListen,
-      sharedBuffers: d.sharedBuffers,
-      maxConnections: d.maxConnections,
-      workMem: d.workMem,
-    };
-  }
-
-  takenPorts(): number[] {
-    return this.d.registry.all().map((r) => r.port);
-  }
-
-  private ttlMs(ttl: string | undefined): number | null {
-    if (ttl === undefined) return null;
-    const ms = parseDuration(ttl);
-    if (ms === null) throw badRequest(`invalid ttl "${ttl.slice(0, 40)}": use e.g. 30m, 2h, 7d`);
-    return ms;
-  }
-
-  /** True when the pool has (next to) nothing left: then any failure of a create is the pool's doing. */
-  private async poolExhausted(): Promise<boolean> {
-    const u = await this.d.storage.usage().catch(() => null);
-    return u !== null && u.freeBytes < 8 * 1024 * 1024;
-  }
-
-  private async assertRoom(): Promise<void> {
-    const { freeBytes } = await this.d.storage.usage();
-    if (freeBytes < this.d.defaults.minFreeBytes) {
-      throw insufficientStorage(
-        `the storage pool is full: ${Math.round(freeBytes / 1048576)} MiB free, need at least ${Math.round(this.d.defaults.minFreeBytes / 1048576)} MiB: delete branches or grow the pool`,
-      );
-    }
-  }
-
-  /** Turns low-level failures into one clear error that names the cause. */
-  explain(err: unknown, what: string, logTail = ''): VelaError {
-    if (err instanceof VelaError) return err;
-    const msg = (err as Error).message ?? String(err);
-    // A postgres that hit ENOSPC after it started dies with it in its log, not in our error.
-    if (/No space left|ENOSPC|could not extend file|disk full/i.test(`${msg}\n${logTail}`)) {
-      return insufficientStorage(`${what}: the storage pool is full (no space left on device): delete branches or grow the pool`);
-    }
-    if (err instanceof PostgresStartError) return new VelaError('postgres_start_failed', 500, `${what}: ${err.message}`);
-    return new VelaError('internal', 500, `${what} failed: ${msg}`);
-  }
-
-  private async step(step: string, name: string): Promise<void> {
-    if (this.d.onStep) await this.d.onStep(step, name);
-  }
+  // ---------------------------------------------------------------- size
 
   private measureLater(name: string): void {
     // Off the request path: `btrfs filesystem du` walks extents and would add to create time.
@@ -575,27 +360,28 @@ export class BranchManager {
     }, 50).unref();
   }
 
+  /** Records the bytes only this branch holds (storage.exclusiveBytes of its record). */
   async measure(name: string): Promise<number | null> {
     return this.locks.run(name, async () => {
-      const rec = this.d.registry.get(name);
+      const rec = this.registry.get(name);
       if (!rec || rec.state !== 'ready') return null;
-      const bytes = await this.d.storage.exclusiveBytes(name);
+      const bytes = await this.provisioner.exclusiveBytes(name);
       rec.storage.exclusiveBytes = bytes;
-      await this.d.registry.put(rec);
+      await this.registry.put(rec);
       return bytes;
     });
   }
-}
 
-/** postgres could not bind its port (someone took it after we checked it was free). */
-function portTaken(err: unknown): boolean {
-  return (
-    err instanceof PostgresStartError &&
-    /could not bind|already in use|could not create any TCP\/IP sockets/i.test(`${err.message}\n${err.logTail}`)
-  );
-}
+  // ---------------------------------------------------------------- helpers
 
-/** Where the agent's superuser SQL for a branch goes. */
-export function admin(rec: BranchRecord): { port: number; superuser?: string } {
-  return { port: rec.port, superuser: rec.superuser };
+  private ttlMs(ttl: string | undefined): number | null {
+    if (ttl === undefined) return null;
+    const ms = parseDuration(ttl);
+    if (ms === null) throw badRequest(`invalid ttl "${ttl.slice(0, 40)}": use e.g. 30m, 2h, 7d`);
+    return ms;
+  }
+
+  private async step(step: string, name: string): Promise<void> {
+    if (this.onStep) await this.onStep(step, name);
+  }
 }

@@ -1,11 +1,19 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BranchManager } from './manager.ts';
-import { ROOT_BRANCH, admin } from './manager.ts';
-import type { BranchRecord } from './registry.ts';
+import type { BranchRecord, Registry } from './registry.ts';
+import type { KeyedLock } from './locks.ts';
+import type { Runner } from '../runner.ts';
+import type { LogFn } from '../logger.ts';
+import type { StorageDriver } from '../storage/driver.ts';
+import type { OsUser } from '../postgres/os-user.ts';
 import { generatePassword } from '../postgres/scram.ts';
 import { SUPERUSER } from '../postgres/instance.ts';
-import { nextName, oldName } from '../../core/names.ts';
+import type { PostgresControl } from '../postgres/instance.ts';
+import type { Provisioner, StepHook } from '../provisioner/provisioner.ts';
+import { adminTarget } from '../provisioner/credentials.ts';
+import { toApiError } from '../provisioner/failures.ts';
+import { nextName, oldName, ROOT_BRANCH } from '../../core/names.ts';
 import { badRequest, conflict, VelaError } from '../../core/errors.ts';
 import { probeSource, describeSource } from '../sources/source-db.ts';
 import { candidateDirs, findTools } from '../sources/client-tools.ts';
@@ -13,7 +21,7 @@ import { importLogical } from '../sources/logical.ts';
 import { cloneReplica } from '../sources/physical.ts';
 import type { BuildProgress } from '../sources/progress.ts';
 import { idleProgress } from '../sources/progress.ts';
-import { redact } from '../log-redact.ts';
+import { scrubCredentials } from '../log-redact.ts';
 
 export type RootSpec =
   | { mode: 'empty'; seeds?: { name: string; sql: string }[] }
@@ -37,13 +45,32 @@ interface SwapIntent {
   mode: RootSpec['mode'];
 }
 
+export interface RootBuilderParts {
+  registry: Registry;
+  /** `main` and `snap:main` are held during the swap, so creates see either the old or the new main. */
+  locks: KeyedLock;
+  provisioner: Provisioner;
+  /** Templates are branches: created, reset and protected through the state machine. */
+  manager: BranchManager;
+  storage: StorageDriver;
+  pg: PostgresControl;
+  runner: Runner;
+  pgUser: OsUser | null;
+  log: LogFn;
+  onStep?: StepHook;
+  stateDir: string;
+  workDir: string;
+  clientBinDirs?: string[];
+  templates?: Template[];
+}
+
 /**
  * Builds a new `main` beside the old one (volume `.next-main`, own port), then swaps it in with two
  * renames while creates wait. Branches that exist keep their data; a failed or killed build leaves
  * the old `main` serving. Afterwards masked templates are rebuilt from the new data.
  */
 export class RootBuilder {
-  private readonly m: BranchManager;
+  private readonly parts: RootBuilderParts;
   private readonly stateDir: string;
   private readonly workDir: string;
   private readonly clientBinDirs: string[];
@@ -51,16 +78,12 @@ export class RootBuilder {
   progress: BuildProgress = idleProgress();
   private building = false;
 
-  constructor(opts: { manager: BranchManager; stateDir: string; workDir: string; clientBinDirs?: string[]; templates?: Template[] }) {
-    this.m = opts.manager;
+  constructor(opts: RootBuilderParts) {
+    this.parts = opts;
     this.stateDir = opts.stateDir;
     this.workDir = opts.workDir;
     this.clientBinDirs = opts.clientBinDirs ?? [];
     this.templates = opts.templates ?? [];
-  }
-
-  private get d() {
-    return this.m.deps;
   }
 
   private specFile = () => join(this.stateDir, 'root-source.json');
@@ -96,8 +119,8 @@ export class RootBuilder {
       this.progress.phase = 'done';
       return rec;
     } catch (err) {
-      const e = err instanceof VelaError ? err : this.m.explain(err, `build main (${spec.mode})`);
-      const safe = new VelaError(e.code, e.status, redact(e.message, secrets.filter(Boolean)), e.details);
+      const e = toApiError(err, `build main (${spec.mode})`);
+      const safe = new VelaError(e.code, e.status, scrubCredentials(e.message, secrets.filter(Boolean)), e.details);
       this.progress.error = safe.message;
       this.progress.phase = 'failed';
       throw safe;
@@ -115,10 +138,10 @@ export class RootBuilder {
     if (spec.mode === 'empty') return { database: 'postgres', sourceBytes: 0 };
     const src = await probeSource(spec.url);
     const where = describeSource(spec.url);
-    const dirs = candidateDirs([...this.clientBinDirs, this.d.pg.bins.dir]);
-    const serverMajor = this.d.pg.bins.major;
+    const dirs = candidateDirs([...this.clientBinDirs, this.parts.pg.bins.dir]);
+    const serverMajor = this.parts.pg.bins.major;
     if (spec.mode === 'logical') {
-      const dumps = await findTools(this.d.runner, 'pg_dump', dirs);
+      const dumps = await findTools(this.parts.runner, 'pg_dump', dirs);
       const dump = dumps.find((t) => t.major >= src.major);
       if (!dump) {
         const have = dumps.map((t) => t.major).join(', ') || 'none';
@@ -126,7 +149,7 @@ export class RootBuilder {
           `the source ${where} is PostgreSQL ${src.major}; pg_dump must be at least that version (found: ${have}). Install postgresql-client-${src.major} or point clientBin at it`,
         );
       }
-      const restore = (await findTools(this.d.runner, 'pg_restore', dirs)).find((t) => t.major === dump.major);
+      const restore = (await findTools(this.parts.runner, 'pg_restore', dirs)).find((t) => t.major === dump.major);
       if (!restore) throw badRequest(`no pg_restore ${dump.major} next to pg_dump ${dump.path}`);
       return { tool: dump.path, restore: restore.path, database: src.database, sourceBytes: src.bytes };
     }
@@ -135,7 +158,7 @@ export class RootBuilder {
         `a physical replica needs the same major version: the source ${where} is PostgreSQL ${src.major}, this agent runs PostgreSQL ${serverMajor} (start the agent with --pg-bin pointing at PostgreSQL ${src.major}, or use a logical import)`,
       );
     }
-    const bb = (await findTools(this.d.runner, 'pg_basebackup', dirs)).find((t) => t.major === src.major);
+    const bb = (await findTools(this.parts.runner, 'pg_basebackup', dirs)).find((t) => t.major === src.major);
     if (!bb) throw badRequest(`no pg_basebackup ${src.major} found: install PostgreSQL ${src.major} client tools`);
     return { tool: bb.path, database: src.database, sourceBytes: 0, superuser: src.superuser };
   }
@@ -144,14 +167,14 @@ export class RootBuilder {
     spec: RootSpec,
     plan: { tool?: string; restore?: string; database: string; sourceBytes: number; superuser?: string },
   ): Promise<BranchRecord> {
-    const { storage, pg, pgUser, ports, registry } = this.d;
+    const { storage, pg, pgUser, provisioner, registry } = this.parts;
     const staging = nextName(ROOT_BRANCH);
     await pg.stop(storage.volumePath(staging), 'immediate').catch(() => {});
     await storage.destroy(staging);
     const old = registry.get(ROOT_BRANCH);
     const password = spec.mode === 'physical' ? decodeURIComponent(new URL(spec.url).password) : (old?.password ?? generatePassword());
     const user = spec.mode === 'physical' ? decodeURIComponent(new URL(spec.url).username) : SUPERUSER;
-    const port = await ports.allocate(this.m.takenPorts(), '127.0.0.1');
+    const port = await provisioner.allocatePort();
     const tmp: BranchRecord = {
       ...(old ?? ({} as BranchRecord)),
       name: staging,
@@ -168,7 +191,7 @@ export class RootBuilder {
     try {
       if (spec.mode === 'physical') {
         await cloneReplica({
-          runner: this.d.runner,
+          runner: this.parts.runner,
           pgBasebackup: plan.tool!,
           sourceUrl: spec.url,
           dataDir: dir,
@@ -176,14 +199,14 @@ export class RootBuilder {
           progress: this.progress,
         });
         await pg.ensureInclude(dir);
-        await pg.configure(dir, this.m.settings(tmp), { standby: true });
+        await pg.configure(dir, provisioner.settings(tmp), { standby: true });
         await pg.writeHba(dir, true);
         this.progress.phase = 'starting the standby';
         await pg.start(staging, dir);
       } else {
         this.progress.phase = 'initdb';
         await pg.initdb(dir);
-        await pg.configure(dir, this.m.settings(tmp));
+        await pg.configure(dir, provisioner.settings(tmp));
         await pg.writeHba(dir, false);
         await pg.start(staging, dir);
         if (plan.database !== 'postgres') {
@@ -191,7 +214,7 @@ export class RootBuilder {
         }
         if (spec.mode === 'logical') {
           await importLogical({
-            runner: this.d.runner,
+            runner: this.parts.runner,
             pgDump: plan.tool!,
             pgRestore: plan.restore!,
             sourceUrl: spec.url,
@@ -210,18 +233,18 @@ export class RootBuilder {
               throw badRequest(`seed ${seed.name} failed: ${(e as Error).message}`);
             });
         }
-        await this.m.rotateCredentials(tmp, () => pg.writeHba(dir, true));
+        await provisioner.rotateCredentials(tmp, dir);
       }
-      await this.d.onStep?.('root-built', staging);
+      await this.parts.onStep?.('root-built', staging);
       this.progress.phase = 'swapping';
       await pg.stop(dir, 'fast');
     } catch (err) {
       await pg.stop(dir, 'immediate').catch(() => {});
       await storage.destroy(staging).catch(() => {});
-      ports.release(port);
+      provisioner.releasePort(port);
       throw err;
     }
-    ports.release(port);
+    provisioner.releasePort(port);
     return this.swap({
       database: plan.database,
       user,
@@ -234,28 +257,28 @@ export class RootBuilder {
 
   /** Old main out, new main in, under main's locks so creates see either the old or the new one. */
   private async swap(intent: SwapIntent): Promise<BranchRecord> {
-    const { storage, pg, registry } = this.d;
-    return this.m.locks.run(ROOT_BRANCH, () =>
-      this.m.locks.run(`snap:${ROOT_BRANCH}`, async () => {
+    const { storage, pg, registry } = this.parts;
+    return this.parts.locks.run(ROOT_BRANCH, () =>
+      this.parts.locks.run(`snap:${ROOT_BRANCH}`, async () => {
         await writeFile(this.intentFile(), JSON.stringify(intent), { mode: 0o600 });
         const old = registry.get(ROOT_BRANCH);
         if (old) await pg.stop(storage.volumePath(ROOT_BRANCH), 'fast');
         if (await storage.exists(ROOT_BRANCH)) await storage.rename(ROOT_BRANCH, oldName(ROOT_BRANCH));
-        await this.d.onStep?.('root-swapping', ROOT_BRANCH);
+        await this.parts.onStep?.('root-swapping', ROOT_BRANCH);
         await storage.rename(nextName(ROOT_BRANCH), ROOT_BRANCH);
         const rec = await this.finishSwap(intent, old);
         await storage
           .destroy(oldName(ROOT_BRANCH))
-          .catch((e) => this.d.log('warn', `could not remove the old main volume: ${(e as Error).message}`));
+          .catch((e) => this.parts.log('warn', `could not remove the old main volume: ${(e as Error).message}`));
         return rec;
       }),
     );
   }
 
   private async finishSwap(intent: SwapIntent, old: BranchRecord | undefined): Promise<BranchRecord> {
-    const { storage, pg, registry, ports } = this.d;
+    const { storage, pg, registry, provisioner } = this.parts;
     const now = new Date().toISOString();
-    const port = old?.port ?? (await ports.allocate(this.m.takenPorts(), '127.0.0.1'));
+    const port = old?.port ?? (await provisioner.allocatePort());
     const rec: BranchRecord = {
       name: ROOT_BRANCH,
       parent: null,
@@ -276,14 +299,14 @@ export class RootBuilder {
     };
     await registry.put(rec);
     const dir = storage.volumePath(ROOT_BRANCH);
-    await pg.configure(dir, this.m.settings(rec), { standby: intent.standby });
+    await pg.configure(dir, provisioner.settings(rec), { standby: intent.standby });
     await pg.start(ROOT_BRANCH, dir);
-    await this.m.waitForLogin(rec);
+    await provisioner.waitForLogin(rec);
     rec.state = 'ready';
     await registry.put(rec);
-    ports.release(port);
+    provisioner.releasePort(port);
     await rm(this.intentFile(), { force: true });
-    this.d.log('info', `main rebuilt (${intent.mode}) and swapped in; existing branches keep their data`);
+    this.parts.log('info', `main rebuilt (${intent.mode}) and swapped in; existing branches keep their data`);
     return rec;
   }
 
@@ -292,7 +315,7 @@ export class RootBuilder {
    * Runs before the manager's own recovery, which would otherwise see the staging volumes as orphans.
    */
   async recover(): Promise<string[]> {
-    const { storage, pg } = this.d;
+    const { storage, pg } = this.parts;
     const notes: string[] = [];
     const staging = await storage.listStaging();
     const hasOld = staging.includes(oldName(ROOT_BRANCH));
@@ -320,12 +343,12 @@ export class RootBuilder {
     }
     await rm(this.intentFile(), { force: true });
     await rm(join(this.workDir, 'import'), { recursive: true, force: true });
-    if (notes.length) this.d.log('warn', `recovery: ${notes.join('; ')}`);
+    if (notes.length) this.parts.log('warn', `recovery: ${notes.join('; ')}`);
     return notes;
   }
 
   private async applyIntent(intent: SwapIntent): Promise<void> {
-    const rec = this.d.registry.get(ROOT_BRANCH);
+    const rec = this.parts.registry.get(ROOT_BRANCH);
     if (!rec) return;
     Object.assign(rec, {
       database: intent.database,
@@ -336,31 +359,31 @@ export class RootBuilder {
       state: 'ready',
     });
     rec.labels = { ...rec.labels, source: intent.mode };
-    await this.d.registry.put(rec);
+    await this.parts.registry.put(rec);
   }
 
   /** (Re)builds every configured template (e.g. main-masked) from its parent, running its SQL before it is ready. */
   async rebuildTemplates(opts: { onlyMissing?: boolean } = {}): Promise<void> {
     for (const t of this.templates) {
-      if (opts.onlyMissing && this.m.find(t.name)) continue;
+      if (opts.onlyMissing && this.parts.manager.find(t.name)) continue;
       this.progress.phase = `template ${t.name}`;
       const prepare = async (rec: BranchRecord) => {
         for (const step of t.sql) {
-          await this.d.pg
-            .withClient(admin(rec), (c) => c.query(step.sql), rec.database)
+          await this.parts.pg
+            .withClient(adminTarget(rec), (c) => c.query(step.sql), rec.database)
             .catch((e) => {
               throw new VelaError('template_failed', 500, `template ${t.name}: ${step.name} failed: ${(e as Error).message}`);
             });
         }
       };
       try {
-        if (this.m.find(t.name)) await this.m.reset(t.name, { force: true, prepare });
-        else await this.m.create({ name: t.name, parent: t.from }, { prepare });
-        await this.m.patch(t.name, { protected: true, labels: { template: 'true' } });
+        if (this.parts.manager.find(t.name)) await this.parts.manager.reset(t.name, { force: true, prepare });
+        else await this.parts.manager.create({ name: t.name, parent: t.from }, { prepare });
+        await this.parts.manager.patch(t.name, { protected: true, labels: { template: 'true' } });
       } catch (err) {
         // A template whose masking failed is never ready: create removes it, reset leaves it `failed`
         // and stopped, so nobody can branch from or connect to unmasked data.
-        this.d.log('error', `template ${t.name} not built: ${(err as Error).message}`);
+        this.parts.log('error', `template ${t.name} not built: ${(err as Error).message}`);
         throw err;
       }
     }

@@ -1,7 +1,12 @@
 import pg from 'pg';
 import type { PostgresControl } from '../postgres/instance.ts';
 import { generatePassword, scramVerifier } from '../postgres/scram.ts';
-import type { BranchRecord } from './registry.ts';
+import type { BranchRecord } from '../branches/registry.ts';
+
+/** Where the agent's superuser SQL for a branch goes (its unix socket, its bootstrap superuser). */
+export function adminTarget(rec: Pick<BranchRecord, 'port' | 'superuser'>): { port: number; superuser?: string } {
+  return { port: rec.port, superuser: rec.superuser };
+}
 
 /**
  * Fresh secrets for every login role: the parent's passwords must not open the child. `openUp`

@@ -1,0 +1,318 @@
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { StorageDriver } from '../storage/driver.ts';
+import type { PostgresControl, BranchSettings } from '../postgres/instance.ts';
+import type { PortAllocator } from '../postgres/ports.ts';
+import type { OsUser } from '../postgres/os-user.ts';
+import { processesUnder, volumeOf, kill, alive } from '../postgres/processes.ts';
+import type { BranchRecord, Registry } from '../branches/registry.ts';
+import type { KeyedLock } from '../branches/locks.ts';
+import type { LogFn } from '../logger.ts';
+import { adminTarget, rotateCredentials, waitForLogin } from './credentials.ts';
+import { snapshotBranch } from './snapshot.ts';
+import { replicationLag } from './replication.ts';
+import type { ReplicationLag } from './replication.ts';
+import { classifyFailure, PortTakenError } from './failures.ts';
+import { insufficientStorage } from '../../core/errors.ts';
+import { ROOT_BRANCH } from '../../core/names.ts';
+
+/** Test seam: runs between steps of a create so a crash can be injected at a known point. */
+export type StepHook = (step: string, name: string) => Promise<void> | void;
+
+/** Called after a branch moved to another port, so the new port is persisted before anything else happens. */
+export type PortMoved = (rec: BranchRecord) => Promise<void>;
+
+/** postgres settings every branch gets. */
+export interface ClusterDefaults {
+  pgListen: string;
+  sharedBuffers: string;
+  maxConnections: number;
+  workMem: string;
+}
+
+export interface ProvisionerParts {
+  storage: StorageDriver;
+  pg: PostgresControl;
+  ports: PortAllocator;
+  pgUser: OsUser | null;
+  /** Read only here: the ports the branches' records hold. */
+  registry: Registry;
+  /** `snap:<parent>`: a parent is not snapshotted while the root builder swaps it. */
+  locks: KeyedLock;
+  cluster: ClusterDefaults;
+  /** Refuse creates when the pool has less free space than this. */
+  minFreeBytes: number;
+  log: LogFn;
+  onStep?: StepHook;
+}
+
+const PORT_ATTEMPTS = 3;
+
+/**
+ * How a branch comes to life and goes away: its volume (snapshot or backup-mode copy), its port,
+ * its postgres process, its credentials. Knows nothing of branch states: the caller (the branch
+ * manager) decides what a step means and records it.
+ */
+export class Provisioner {
+  private readonly parts: ProvisionerParts;
+
+  constructor(parts: ProvisionerParts) {
+    this.parts = parts;
+  }
+
+  // ---------------------------------------------------------------- space and ports
+
+  async assertRoom(): Promise<void> {
+    const { freeBytes } = await this.parts.storage.usage();
+    const need = this.parts.minFreeBytes;
+    if (freeBytes < need) {
+      throw insufficientStorage(
+        `the storage pool is full: ${Math.round(freeBytes / 1048576)} MiB free, need at least ${Math.round(need / 1048576)} MiB: delete branches or grow the pool`,
+      );
+    }
+  }
+
+  /** A port free on the host and held by no branch record; reserved until `releasePort`. */
+  allocatePort(alsoTaken: number[] = []): Promise<number> {
+    return this.parts.ports.allocate([...this.takenPorts(), ...alsoTaken], '127.0.0.1');
+  }
+
+  releasePort(port: number): void {
+    this.parts.ports.release(port);
+  }
+
+  private takenPorts(): number[] {
+    return this.parts.registry.all().map((r) => r.port);
+  }
+
+  /** The major version of the PostgreSQL the branches run. */
+  postgresMajor(): number {
+    return this.parts.pg.bins.major;
+  }
+
+  settings(rec: BranchRecord): BranchSettings {
+    const c = this.parts.cluster;
+    return {
+      name: rec.name,
+      port: rec.port,
+      listen: c.pgListen,
+      sharedBuffers: c.sharedBuffers,
+      maxConnections: c.maxConnections,
+      workMem: c.workMem,
+    };
+  }
+
+  // ---------------------------------------------------------------- coming to life
+
+  /**
+   * Snapshots the parent into the child's volume, fixes it up, starts it and rotates its credentials.
+   * The port was free when allocated, but anything may bind it before postgres does: then it all
+   * starts again on the next free port instead of failing.
+   */
+  async materializeOnFreePort(rec: BranchRecord, parent: BranchRecord, onPortMoved: PortMoved): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.materialize(rec, parent);
+      } catch (err) {
+        if (!(err instanceof PortTakenError) || attempt >= PORT_ATTEMPTS) throw err;
+        await this.parts.pg.stop(this.volumePath(rec.name), 'immediate').catch(() => {});
+        await this.parts.storage.destroy(rec.name);
+        await this.moveToFreePort(rec, onPortMoved);
+      }
+    }
+  }
+
+  /** The same on the record's own port, which it keeps (a reset: connection strings stay valid). */
+  async materialize(rec: BranchRecord, parent: BranchRecord): Promise<void> {
+    const { pg, locks } = this.parts;
+    await locks.run(`snap:${parent.name}`, () => snapshotBranch(this.parts, parent, rec.name));
+    await this.step('snapshotted', rec.name);
+    const dir = this.volumePath(rec.name);
+    await pg.clearRuntimeFiles(dir);
+    await pg.configure(dir, this.settings(rec));
+    await pg.writeHba(dir, false);
+    await this.startPostgres(rec.name, dir);
+    await this.step('started', rec.name);
+    await this.rotateCredentials(rec, dir);
+    await this.waitForLogin(rec);
+  }
+
+  /** An empty cluster (initdb) in a new volume: the `main` of a first start. */
+  async initEmpty(rec: BranchRecord, onPortMoved: PortMoved): Promise<void> {
+    const { pg, storage } = this.parts;
+    const dir = await storage.createVolume(rec.name, this.parts.pgUser);
+    await pg.initdb(dir);
+    await pg.writeHba(dir, false);
+    for (let attempt = 1; ; attempt++) {
+      await pg.configure(dir, this.settings(rec));
+      try {
+        await this.startPostgres(rec.name, dir);
+        break;
+      } catch (err) {
+        if (!(err instanceof PortTakenError) || attempt >= PORT_ATTEMPTS) throw err;
+        await this.moveToFreePort(rec, onPortMoved);
+      }
+    }
+    await this.rotateCredentials(rec, dir);
+    await this.waitForLogin(rec);
+  }
+
+  /** Gives up a port someone else bound: its socket dir goes, the next free port is recorded. */
+  private async moveToFreePort(rec: BranchRecord, onPortMoved: PortMoved): Promise<void> {
+    const old = rec.port;
+    await rm(this.parts.pg.socketDir(old), { recursive: true, force: true });
+    rec.port = await this.allocatePort([old]);
+    this.releasePort(old);
+    this.parts.log('warn', `port ${old} was taken before branch ${rec.name} could bind it; using ${rec.port}`);
+    await onPortMoved(rec);
+  }
+
+  private async startPostgres(name: string, dir: string): Promise<void> {
+    try {
+      await this.parts.pg.start(name, dir);
+    } catch (err) {
+      throw classifyFailure(err);
+    }
+  }
+
+  /** Fresh passwords for every login role, then TCP logins let in. */
+  rotateCredentials(rec: BranchRecord, dir: string): Promise<void> {
+    const { pg } = this.parts;
+    return rotateCredentials(pg, adminTarget(rec), rec, () => pg.writeHba(dir, true));
+  }
+
+  /** Ready means a password login over TCP works. */
+  waitForLogin(rec: BranchRecord): Promise<void> {
+    return waitForLogin(rec, this.parts.cluster.pgListen);
+  }
+
+  /** Brings a branch with intact data back with the same port and credentials (adopts a running postmaster). */
+  async start(rec: BranchRecord): Promise<void> {
+    const { pg } = this.parts;
+    const dir = this.volumePath(rec.name);
+    if (!(await pg.pid(dir))) {
+      await pg.configure(dir, this.settings(rec), { standby: rec.standby });
+      await pg.start(rec.name, dir);
+    }
+    await this.waitForLogin(rec);
+  }
+
+  hasVolume(name: string): Promise<boolean> {
+    return this.parts.storage.exists(name);
+  }
+
+  // ---------------------------------------------------------------- going away
+
+  stop(name: string, mode: 'fast' | 'immediate'): Promise<void> {
+    return this.parts.pg.stop(this.volumePath(name), mode);
+  }
+
+  /** Stops postgres if it runs, ignoring failures (it may never have started). */
+  async stopQuietly(name: string): Promise<void> {
+    await this.stop(name, 'immediate').catch(() => {});
+  }
+
+  /** Postgres stopped and the volume gone, the record's port and socket dir kept (a reset). */
+  async wipe(name: string): Promise<void> {
+    await this.stop(name, 'immediate');
+    await this.parts.storage.destroy(name);
+  }
+
+  /** Undoes a create that failed part way: whatever of the branch exists goes. */
+  async discard(rec: BranchRecord): Promise<void> {
+    await this.stopQuietly(rec.name);
+    await this.dropVolume(rec);
+  }
+
+  /** Volume and socket dir of a branch whose postgres no longer runs; a failure to destroy is logged. */
+  async dropVolume(rec: BranchRecord): Promise<void> {
+    await this.parts.storage.destroy(rec.name).catch((e) => this.parts.log('error', `cleanup of ${rec.name}: ${(e as Error).message}`));
+    await rm(this.parts.pg.socketDir(rec.port), { recursive: true, force: true });
+  }
+
+  /** A deleted branch: postgres, volume, socket dir and log all gone. */
+  async destroy(rec: BranchRecord): Promise<void> {
+    await this.stop(rec.name, 'immediate');
+    await this.parts.storage.destroy(rec.name);
+    await rm(this.parts.pg.socketDir(rec.port), { recursive: true, force: true });
+    await rm(this.parts.pg.logFile(rec.name), { force: true });
+  }
+
+  /** Stops every postgres (shutdown with stopBranches). */
+  async stopAll(records: BranchRecord[]): Promise<void> {
+    for (const rec of records) {
+      await this.stop(rec.name, 'fast').catch((e) => this.parts.log('warn', `could not stop branch ${rec.name}: ${(e as Error).message}`));
+    }
+  }
+
+  // ---------------------------------------------------------------- measuring and explaining
+
+  /** What a failed create leaves to explain it: postgres' log, and a note when the pool is (next to) full. */
+  async failureContext(name: string): Promise<string> {
+    const usage = await this.parts.storage.usage().catch(() => null);
+    const full = usage !== null && usage.freeBytes < 8 * 1024 * 1024;
+    return (await this.parts.pg.logTail(name)) + (full ? '\nNo space left on device (pool)' : '');
+  }
+
+  /** Bytes only this branch's volume holds (what the clone really cost). */
+  exclusiveBytes(name: string): Promise<number | null> {
+    return this.parts.storage.exclusiveBytes(name);
+  }
+
+  replicationLag(rec: BranchRecord): Promise<ReplicationLag | null> {
+    return replicationLag(this.parts.pg, rec);
+  }
+
+  // ---------------------------------------------------------------- leftovers of a crash
+
+  async isRunning(name: string): Promise<boolean> {
+    return (await this.parts.pg.pid(this.volumePath(name))) !== null;
+  }
+
+  /** Kills processes working on volumes not in `keep` (pg_ctl and postmasters of half-made branches). */
+  async killStrays(keep: Set<string>): Promise<string[]> {
+    const root = this.volumePath(ROOT_BRANCH).replace(/\/main$/, '');
+    const killed: string[] = [];
+    for (const proc of await processesUnder(root)) {
+      const vol = volumeOf(proc, root);
+      if (vol && keep.has(vol)) continue;
+      kill(proc.pid, 'SIGKILL');
+      killed.push(`process ${proc.pid} (${vol ?? '?'})`);
+    }
+    // Postmaster children exit once their parent is gone; wait so volumes can be deleted.
+    for (const proc of await processesUnder(root)) {
+      const vol = volumeOf(proc, root);
+      if (vol && keep.has(vol)) continue;
+      for (let i = 0; i < 100 && alive(proc.pid); i++) await new Promise((r) => setTimeout(r, 20));
+    }
+    return killed;
+  }
+
+  /** Destroys volumes no branch claims; returns their names. */
+  async removeOrphanVolumes(claimed: (volume: string) => boolean): Promise<string[]> {
+    const removed: string[] = [];
+    for (const vol of await this.parts.storage.list()) {
+      if (claimed(vol)) continue;
+      await this.parts.storage.destroy(vol);
+      removed.push(vol);
+    }
+    return removed;
+  }
+
+  /** Removes socket dirs of ports no branch owns. */
+  async removeStraySocketDirs(owned: number[]): Promise<void> {
+    const keep = new Set(owned.map(String));
+    const root = this.parts.pg.socketRoot;
+    for (const entry of await readdir(root).catch(() => [] as string[])) {
+      if (!keep.has(entry)) await rm(join(root, entry), { recursive: true, force: true });
+    }
+  }
+
+  private volumePath(name: string): string {
+    return this.parts.storage.volumePath(name);
+  }
+
+  private async step(step: string, name: string): Promise<void> {
+    if (this.parts.onStep) await this.parts.onStep(step, name);
+  }
+}

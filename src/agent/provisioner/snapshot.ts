@@ -1,0 +1,58 @@
+import { readdir, writeFile, chown } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { StorageDriver } from '../storage/driver.ts';
+import type { PostgresControl } from '../postgres/instance.ts';
+import type { OsUser } from '../postgres/os-user.ts';
+import type { BranchRecord } from '../branches/registry.ts';
+import { adminTarget } from './credentials.ts';
+import { conflict } from '../../core/errors.ts';
+
+export interface SnapshotParts {
+  storage: StorageDriver;
+  pg: PostgresControl;
+  pgUser: OsUser | null;
+}
+
+/** Copies the parent's data directory into the child's new volume in a way postgres can start from. */
+export async function snapshotBranch(parts: SnapshotParts, parent: BranchRecord, child: string): Promise<void> {
+  const { storage, pg } = parts;
+  const parentDir = storage.volumePath(parent.name);
+  const tablespaces = await readdir(join(parentDir, 'pg_tblspc')).catch(() => []);
+  if (tablespaces.length > 0) {
+    throw conflict(`branch ${parent.name} uses tablespaces outside its data directory; vela-branch cannot snapshot those`);
+  }
+  const running = (await pg.pid(parentDir)) !== null;
+  if (storage.atomic || !running) {
+    // Atomic over the whole data dir including pg_wal: the child starts with a short crash recovery.
+    if (running) await pg.withClient(adminTarget(parent), (c) => c.query('CHECKPOINT'));
+    await storage.snapshot(parent.name, child);
+    return;
+  }
+  await backupCopy(parts, parent, child);
+}
+
+/** Per-file clones of a running parent are only consistent inside pg_backup_start/stop plus backup_label. */
+async function backupCopy(parts: SnapshotParts, parent: BranchRecord, child: string): Promise<void> {
+  const { storage, pg } = parts;
+  if (pg.bins.major < 15) throw conflict('reflink and copy storage need PostgreSQL 15 or newer for a running parent');
+  await pg.withClient(adminTarget(parent), async (c) => {
+    await c.query('SELECT pg_backup_start($1, true)', [`vela-${child}`]);
+    let stopped: { labelfile: string; spcmapfile: string | null } | undefined;
+    try {
+      await storage.snapshot(parent.name, child, { skip: ['pg_wal'] });
+    } finally {
+      const r = await c.query<{ labelfile: string; spcmapfile: string | null }>('SELECT labelfile, spcmapfile FROM pg_backup_stop(false)');
+      stopped = r.rows[0];
+    }
+    // WAL copied after pg_backup_stop holds everything the child needs to reach consistency.
+    await storage.copyEntry!(parent.name, child, 'pg_wal');
+    const dir = storage.volumePath(child);
+    await writeOwned(parts.pgUser, join(dir, 'backup_label'), stopped.labelfile);
+    if (stopped.spcmapfile) await writeOwned(parts.pgUser, join(dir, 'tablespace_map'), stopped.spcmapfile);
+  });
+}
+
+async function writeOwned(owner: OsUser | null, path: string, text: string): Promise<void> {
+  await writeFile(path, text, { mode: 0o600 });
+  if (owner) await chown(path, owner.uid, owner.gid);
+}
