@@ -1,12 +1,13 @@
-import { chown, mkdir, open, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import type { Runner } from '../runner.ts';
 import { CommandFailedError } from '../runner.ts';
 import type { PgBinaries } from './binaries.ts';
 import type { OsUser } from './os-user.ts';
-import { alive } from './processes.ts';
+import { alive, kill, processesUnder } from './processes.ts';
+import { SafeFiles } from './safe-files.ts';
 
 export interface BranchSettings {
   name: string;
@@ -44,6 +45,8 @@ export class PostgresControl {
   private readonly run: Runner;
   readonly socketRoot: string;
   readonly logDir: string;
+  /** Every write, chown and removal in a branch's data, socket and log paths goes through this. */
+  readonly files: SafeFiles;
 
   constructor(opts: { bins: PgBinaries; user: OsUser | null; runner: Runner; socketRoot: string; logDir: string }) {
     this.bins = opts.bins;
@@ -51,6 +54,7 @@ export class PostgresControl {
     this.run = opts.runner;
     this.socketRoot = opts.socketRoot;
     this.logDir = opts.logDir;
+    this.files = new SafeFiles({ user: opts.user, runner: opts.runner });
   }
 
   private get as() {
@@ -71,21 +75,29 @@ export class PostgresControl {
     return join(this.logDir, `${name}.log`);
   }
 
+  /** Both root's (0755): the postgres user gets only its own socket dirs and log files inside. */
   async ensureDirs(): Promise<void> {
-    for (const dir of [this.socketRoot, this.logDir]) {
-      await mkdir(dir, { recursive: true, mode: 0o755 });
-      await this.own(dir, 0o755);
-    }
+    for (const dir of [this.socketRoot, this.logDir]) await this.files.dir(dir, 'root', 0o755);
   }
 
-  private async own(path: string, mode: number): Promise<void> {
-    if (this.user) await chown(path, this.user.uid, this.user.gid);
-    await chmod(path, mode);
+  /** A file in a branch's data dir, owned by the postgres user, never written through a link. */
+  writeDataFile(dataDir: string, name: string, text: string): Promise<void> {
+    return this.files.replace(join(dataDir, name), text);
   }
 
-  private async writeOwned(path: string, text: string): Promise<void> {
-    await writeFile(path, text, { mode: 0o600 });
-    await this.own(path, 0o600);
+  /** A regular file of the data dir (null when missing or planted as anything else). */
+  private async readDataFile(dataDir: string, name: string): Promise<string> {
+    const text = await this.files.read(join(dataDir, name));
+    if (text === null) throw new Error(`${name} in ${dataDir} is missing or not a regular file`);
+    return text;
+  }
+
+  removeSocketDir(port: number): Promise<void> {
+    return this.files.removeTree(this.socketDir(port));
+  }
+
+  removeLog(name: string): Promise<void> {
+    return this.files.removeTree(this.logFile(name));
   }
 
   async initdb(dataDir: string): Promise<void> {
@@ -104,25 +116,25 @@ export class PostgresControl {
       ],
       { ...this.as, env: this.env() },
     );
-    const conf = join(dataDir, 'postgresql.conf');
-    await this.writeOwned(conf, `${await readFile(conf, 'utf8')}\n${INCLUDE_LINE}\n`);
+    const text = await this.readDataFile(dataDir, 'postgresql.conf');
+    await this.writeDataFile(dataDir, 'postgresql.conf', `${text}\n${INCLUDE_LINE}\n`);
   }
 
   /** Per-branch settings, rewritten on every create/reset so a snapshot never keeps its parent's port. */
   /** Makes sure postgresql.conf includes vela.conf (clusters from pg_basebackup bring the source's). */
   async ensureInclude(dataDir: string): Promise<void> {
-    const conf = join(dataDir, 'postgresql.conf');
-    const text = await readFile(conf, 'utf8');
-    if (!text.includes(`include_if_exists = '${VELA_CONF}'`)) await this.writeOwned(conf, `${text}\n${INCLUDE_LINE}\n`);
+    const text = await this.readDataFile(dataDir, 'postgresql.conf');
+    if (!text.includes(`include_if_exists = '${VELA_CONF}'`)) {
+      await this.writeDataFile(dataDir, 'postgresql.conf', `${text}\n${INCLUDE_LINE}\n`);
+    }
   }
 
   async configure(dataDir: string, s: BranchSettings, opts: { standby?: boolean } = {}): Promise<void> {
     const socketDir = this.socketDir(s.port);
     // Only called with no postmaster on this data dir: a socket or lock file left here is stale
     // (a postgres killed with -9) and would make the new one refuse to start.
-    await rm(socketDir, { recursive: true, force: true });
-    await mkdir(socketDir, { recursive: true });
-    await this.own(socketDir, 0o700);
+    await this.files.removeTree(socketDir);
+    await this.files.dir(socketDir, 'postgres', 0o700);
     const lines = [
       `# written by vela-branch for branch ${s.name}; rewritten on every create and reset`,
       `port = ${s.port}`,
@@ -146,7 +158,7 @@ export class PostgresControl {
       'log_checkpoints = off',
       'huge_pages = off',
     ];
-    await this.writeOwned(join(dataDir, VELA_CONF), lines.join('\n') + '\n');
+    await this.writeDataFile(dataDir, VELA_CONF, lines.join('\n') + '\n');
   }
 
   /** `open=false` refuses every TCP login: used until the branch's fresh passwords are in place. */
@@ -158,20 +170,20 @@ export class PostgresControl {
     } else {
       lines.push('host all all 0.0.0.0/0 reject', 'host all all ::/0 reject');
     }
-    await this.writeOwned(join(dataDir, 'pg_hba.conf'), lines.join('\n') + '\n');
+    await this.writeDataFile(dataDir, 'pg_hba.conf', lines.join('\n') + '\n');
   }
 
   /** What a snapshot of a running (or standby) parent carries that the child must not. */
   async clearRuntimeFiles(dataDir: string): Promise<void> {
     for (const f of ['postmaster.pid', 'postmaster.opts', 'standby.signal', 'recovery.signal', 'backup_label.old']) {
-      await rm(join(dataDir, f), { force: true });
+      await this.files.removeTree(join(dataDir, f));
     }
     // A branch of a standby is promoted: drop the upstream's connection string (and its password).
-    const auto = join(dataDir, 'postgresql.auto.conf');
-    const text = await readFile(auto, 'utf8').catch(() => null);
+    const text = await this.files.read(join(dataDir, 'postgresql.auto.conf'));
     if (text && /^\s*primary_(conninfo|slot_name)\s*=/m.test(text)) {
-      await this.writeOwned(
-        auto,
+      await this.writeDataFile(
+        dataDir,
+        'postgresql.auto.conf',
         text
           .split('\n')
           .filter((l) => !/^\s*primary_(conninfo|slot_name)\s*=/.test(l))
@@ -186,15 +198,13 @@ export class PostgresControl {
    */
   async start(name: string, dataDir: string, timeoutMs = 60_000): Promise<void> {
     const log = this.logFile(name);
-    await writeFile(log, '', { flag: 'a', mode: 0o600 });
-    await this.own(log, 0o600);
     // Only what this start writes matters; the log keeps growing over the branch's life.
-    const before = (await stat(log)).size;
+    const before = await this.files.logFile(log);
     const fail = async (fallback: string) => {
-      const tail = (await readSince(log, before)).trim().split('\n').slice(-5).join('\n');
+      const tail = (await this.files.readSince(log, before)).trim().split('\n').slice(-5).join('\n');
       return new PostgresStartError(`postgres for branch ${name} failed to start: ${firstErrorLine(tail || fallback)}`, tail);
     };
-    await rm(join(dataDir, 'postmaster.pid'), { force: true }).catch(() => {});
+    await this.files.removeTree(join(dataDir, 'postmaster.pid')).catch(() => {});
     try {
       await this.run([this.bins.pgCtl, 'start', '-W', '-s', '-D', dataDir, '-l', log], { ...this.as, env: this.env() });
     } catch (err) {
@@ -210,7 +220,7 @@ export class PostgresControl {
       if (status !== 'absent') seenPid = true;
       if (status === 'absent') {
         // A postmaster that dies before writing postmaster.pid (bad config) only tells its log.
-        if (/\b(FATAL|PANIC):/.test(await readSince(log, before))) throw await fail('postgres exited during startup');
+        if (/\b(FATAL|PANIC):/.test(await this.files.readSince(log, before))) throw await fail('postgres exited during startup');
         if (Date.now() > started + 10_000) throw await fail('postgres exited before it wrote postmaster.pid');
       }
       await new Promise((r) => setTimeout(r, 5));
@@ -220,7 +230,7 @@ export class PostgresControl {
 
   /** Reads the postmaster status line (PM_STATUS) of postmaster.pid. */
   private async postmasterStatus(dataDir: string): Promise<'absent' | 'dead' | 'starting' | 'ready' | 'standby' | 'stopping'> {
-    const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => null);
+    const text = await this.files.read(join(dataDir, 'postmaster.pid'));
     if (text === null) return 'absent';
     const lines = text.split('\n');
     const pid = Number(lines[0]);
@@ -232,39 +242,53 @@ export class PostgresControl {
 
   /** The last lines of a branch's postgres log (to explain a failure after start). */
   async logTail(name: string, lines = 20): Promise<string> {
-    const text = await readFile(this.logFile(name), 'utf8').catch(() => '');
+    const text = (await this.files.read(this.logFile(name))) ?? '';
     return text.trim().split('\n').slice(-lines).join('\n');
   }
 
   async stop(dataDir: string, mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
-    const before = await this.pid(dataDir);
+    const fromFile = await this.pid(dataDir);
+    const before = fromFile ?? (await this.postmasterByScan(dataDir));
     if (!before) return;
-    await this.run([this.bins.pgCtl, 'stop', '-w', '-t', '60', '-s', '-m', mode, '-D', dataDir], {
-      ...this.as,
-      env: this.env(),
-      allowFailure: true,
-    });
-    // pg_ctl returns once postmaster.pid is gone; the process itself exits a moment later.
-    await waitFor(async () => !alive(before), 5_000, 5);
-    const pid = await this.pid(dataDir);
-    if (pid) {
-      // pg_ctl gave up: make sure nothing of this branch keeps running.
-      try {
-        process.kill(pid, 'SIGQUIT');
-      } catch {
-        // already gone
-      }
-      await waitFor(async () => !(await this.pid(dataDir)), 10_000);
+    if (fromFile) {
+      await this.run([this.bins.pgCtl, 'stop', '-w', '-t', '60', '-s', '-m', mode, '-D', dataDir], {
+        ...this.as,
+        env: this.env(),
+        allowFailure: true,
+      });
+      // pg_ctl returns once postmaster.pid is gone; the process itself exits a moment later.
+      await waitFor(async () => !alive(before), 5_000, 5);
+    } else {
+      // postmaster.pid was replaced from inside the branch, so pg_ctl cannot stop it: signal it ourselves.
+      kill(before, mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
+      await waitFor(async () => !alive(before), 60_000, 5);
     }
+    if (alive(before)) {
+      // Shutdown gave up: make sure nothing of this branch keeps running.
+      kill(before, 'SIGQUIT');
+      await waitFor(async () => !alive(before), 10_000);
+    }
+  }
+
+  /** The postmaster of `dataDir` by its command line (`postgres -D dataDir`), owned by the postgres user. */
+  private async postmasterByScan(dataDir: string): Promise<number | null> {
+    for (const p of await processesUnder(dirname(dataDir))) {
+      if (!p.argv.includes(dataDir) || !/(^|\/)postgres$/.test(p.argv[0] ?? '') || !alive(p.pid)) continue;
+      if (this.user && (await stat(`/proc/${p.pid}`).catch(() => null))?.uid !== this.user.uid) continue;
+      return p.pid;
+    }
+    return null;
   }
 
   /** The postmaster's pid when it is alive, from postmaster.pid. */
   async pid(dataDir: string): Promise<number | null> {
-    const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => null);
+    const text = await this.files.read(join(dataDir, 'postmaster.pid'));
     if (!text) return null;
     const pid = Number(text.split('\n')[0]);
     if (!Number.isInteger(pid) || pid <= 0) return null;
     if (!alive(pid)) return null;
+    // postmaster.pid is the branch's to write: only a process of the postgres user is taken for its postmaster.
+    if (this.user && (await stat(`/proc/${pid}`).catch(() => null))?.uid !== this.user.uid) return null;
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
     return cmdline.includes(dataDir) ? pid : null;
   }
@@ -284,21 +308,6 @@ export class PostgresControl {
     } finally {
       await client.end().catch(() => {});
     }
-  }
-}
-
-/** The text a file gained after byte `offset` (empty when it is missing). */
-async function readSince(path: string, offset: number): Promise<string> {
-  const fh = await open(path, 'r').catch(() => null);
-  if (!fh) return '';
-  try {
-    const size = (await fh.stat()).size;
-    if (size <= offset) return '';
-    const buf = Buffer.alloc(size - offset);
-    await fh.read(buf, 0, buf.length, offset);
-    return buf.toString('utf8');
-  } finally {
-    await fh.close();
   }
 }
 

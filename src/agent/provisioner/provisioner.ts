@@ -1,4 +1,4 @@
-import { readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StorageDriver } from '../storage/driver.ts';
 import type { PostgresControl, BranchSettings } from '../postgres/instance.ts';
@@ -160,7 +160,7 @@ export class Provisioner {
   /** Gives up a port someone else bound: its socket dir goes, the next free port is recorded. */
   private async moveToFreePort(rec: BranchRecord, onPortMoved: PortMoved): Promise<void> {
     const old = rec.port;
-    await rm(this.parts.pg.socketDir(old), { recursive: true, force: true });
+    await this.parts.pg.removeSocketDir(old);
     rec.port = await this.allocatePort([old]);
     this.releasePort(old);
     this.parts.log('warn', `port ${old} was taken before branch ${rec.name} could bind it; using ${rec.port}`);
@@ -227,15 +227,15 @@ export class Provisioner {
   /** Volume and socket dir of a branch whose postgres no longer runs; a failure to destroy is logged. */
   async dropVolume(rec: BranchRecord): Promise<void> {
     await this.parts.storage.destroy(rec.name).catch((e) => this.parts.log('error', `cleanup of ${rec.name}: ${(e as Error).message}`));
-    await rm(this.parts.pg.socketDir(rec.port), { recursive: true, force: true });
+    await this.parts.pg.removeSocketDir(rec.port);
   }
 
   /** A deleted branch: postgres, volume, socket dir and log all gone. */
   async destroy(rec: BranchRecord): Promise<void> {
     await this.stop(rec.name, 'immediate');
     await this.parts.storage.destroy(rec.name);
-    await rm(this.parts.pg.socketDir(rec.port), { recursive: true, force: true });
-    await rm(this.parts.pg.logFile(rec.name), { force: true });
+    await this.parts.pg.removeSocketDir(rec.port);
+    await this.parts.pg.removeLog(rec.name);
   }
 
   /** Stops every postgres (shutdown with stopBranches). */
@@ -304,7 +304,7 @@ export class Provisioner {
     const keep = new Set(owned.map(String));
     const root = this.parts.pg.socketRoot;
     for (const entry of await readdir(root).catch(() => [] as string[])) {
-      if (!keep.has(entry)) await rm(join(root, entry), { recursive: true, force: true });
+      if (!keep.has(entry)) await this.parts.pg.files.removeTree(join(root, entry));
     }
   }
 

@@ -1,4 +1,4 @@
-import { readdir, writeFile, chown } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StorageDriver } from '../storage/driver.ts';
 import type { PostgresControl } from '../postgres/instance.ts';
@@ -47,12 +47,7 @@ async function backupCopy(parts: SnapshotParts, parent: BranchRecord, child: str
     // WAL copied after pg_backup_stop holds everything the child needs to reach consistency.
     await storage.copyEntry!(parent.name, child, 'pg_wal');
     const dir = storage.volumePath(child);
-    await writeOwned(parts.pgUser, join(dir, 'backup_label'), stopped.labelfile);
-    if (stopped.spcmapfile) await writeOwned(parts.pgUser, join(dir, 'tablespace_map'), stopped.spcmapfile);
+    await pg.writeDataFile(dir, 'backup_label', stopped.labelfile);
+    if (stopped.spcmapfile) await pg.writeDataFile(dir, 'tablespace_map', stopped.spcmapfile);
   });
-}
-
-async function writeOwned(owner: OsUser | null, path: string, text: string): Promise<void> {
-  await writeFile(path, text, { mode: 0o600 });
-  if (owner) await chown(path, owner.uid, owner.gid);
 }

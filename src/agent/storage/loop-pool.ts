@@ -27,7 +27,11 @@ export async function ensureLoopPool(
   }
   await assertBtrfsTools(run);
   await mkdir(mountPoint, { recursive: true });
-  if (await isMountPoint(mountPoint)) return;
+  if (await isMountPoint(mountPoint)) {
+    // A pool mounted by an older version: no set-uid binaries or device nodes from a branch, ever.
+    await run(['mount', '-o', 'remount,nosuid,nodev', mountPoint], { allowFailure: true });
+    return;
+  }
   const exists = await access(image).then(
     () => true,
     () => false,
@@ -39,7 +43,8 @@ export async function ensureLoopPool(
     await run(['mkfs.btrfs', '-q', image]);
     log(`created a ${sizeGiB} GiB sparse btrfs pool image ${image}`);
   }
-  await run(['mount', '-o', 'loop', image, mountPoint]);
+  // The pool holds files the postgres user writes: nothing in it may act as set-uid or a device.
+  await run(['mount', '-o', 'loop,nosuid,nodev', image, mountPoint]);
   log(`mounted btrfs pool ${image} at ${mountPoint}`);
 }
 
