@@ -18,7 +18,20 @@ export function branchNameProblem(value: unknown): string | null {
  */
 const STAGING_RE = /^\.(next|old)-[a-z0-9][a-z0-9-]{0,62}$/;
 export function isStagingName(value: string): boolean {
-  return STAGING_RE.test(value);
+  return STAGING_RE.test(value) || isQuarantineName(value);
+}
+
+/** A volume no record claimed, moved aside (never deleted on a guess): `.quarantine-<name>-<UTC stamp>`. */
+const QUARANTINE_RE = /^\.quarantine-([a-z0-9][a-z0-9-]{0,62})-(\d{8}t\d{6})$/;
+export function isQuarantineName(value: string): boolean {
+  return QUARANTINE_RE.test(value);
+}
+export function quarantineName(name: string, at: Date): string {
+  return `.quarantine-${name}-${at.toISOString().replace(/[-:]/g, '').slice(0, 15).toLowerCase()}`;
+}
+/** The branch name a quarantined volume had. */
+export function quarantinedFrom(value: string): string | null {
+  return QUARANTINE_RE.exec(value)?.[1] ?? null;
 }
 export const nextName = (name: string) => `.next-${name}`;
 export const oldName = (name: string) => `.old-${name}`;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeWithPool } from '../helpers/env.ts';
 import { openTestEngine, sql, adminSql, testPortRange } from '../helpers/engine-harness.ts';
@@ -11,6 +11,8 @@ import { build } from '../../src/agent/app.ts';
 import { createAuthenticator } from '../../src/agent/auth/authenticator.ts';
 import { AuditLog } from '../../src/agent/audit.ts';
 import { Metrics } from '../../src/agent/metrics.ts';
+import { runCommand } from '../../src/agent/runner.ts';
+import type { RunOptions } from '../../src/agent/runner.ts';
 
 const MASK = {
   name: 'mask.sql',
@@ -23,11 +25,16 @@ describeWithPool('production-like data in main (source: a separate PostgreSQL 15
   let src: SourceCluster;
   let e: TestEngine;
   let hook: ((step: string) => void) | null = null;
+  const calls: { argv: readonly string[]; opts: RunOptions }[] = [];
 
   beforeAll(async () => {
     e = await openTestEngine('import', {
       templates: [{ name: 'main-masked', from: 'main', sql: [MASK] }],
       onStep: (step) => hook?.(step),
+      runner: (argv, opts) => {
+        calls.push({ argv, opts: opts ?? {} });
+        return runCommand(argv, opts);
+      },
     });
     src = await startSourceCluster(e.dataDir, testPortRange().from + 90);
   });
@@ -57,6 +64,36 @@ describeWithPool('production-like data in main (source: a separate PostgreSQL 15
       expect(await sql(uriOf(e, 'main'), "SELECT indexname FROM pg_indexes WHERE indexname = 'orders_customer'")).toHaveLength(1);
       expect(e.builder.progress).toMatchObject({ running: false, mode: 'logical', phase: 'done', tablesTotal: 2, tablesDone: 2 });
       expect(e.builder.progress.bytesDone).toBeGreaterThan(0);
+    });
+
+    it('pg_dump and pg_restore ran as the postgres OS user with a minimal environment', async () => {
+      const vela = e.manager.deps.pgUser!;
+      const tools = calls.filter((c) => /\/(pg_dump|pg_restore)$/.test(c.argv[0]) && !c.argv.includes('--version'));
+      expect(tools.map((c) => c.argv[0].split('/').pop())).toEqual(['pg_dump', 'pg_restore', 'pg_restore']);
+      for (const c of tools) {
+        expect(c.opts).toMatchObject({ uid: vela.uid, gid: vela.gid });
+        expect(c.opts.env).not.toHaveProperty('HOME');
+        for (const k of Object.keys(c.opts.env!))
+          expect(['PATH', 'LC_ALL', 'PGCONNECT_TIMEOUT', 'PGPASSWORD', 'PGHOST', 'PGPORT', 'PGUSER']).toContain(k);
+        expect(c.argv.join(' ')).not.toContain('owner-pw-1');
+      }
+    });
+
+    it('a source URL without a password never uses the agent’s own .pgpass; a parameter off the list is a 400', async () => {
+      const pgpass = join(e.dataDir, 'root-pgpass');
+      await writeFile(pgpass, `*:*:*:app_owner:owner-pw-1\n`, { mode: 0o600 });
+      process.env.PGPASSFILE = pgpass;
+      try {
+        const noPw = await e.builder.build({ mode: 'logical', url: src.url.replace(':owner-pw-1', '') }).catch((x) => x);
+        expect(noPw).toMatchObject({ status: 502, code: 'source_auth_failed' });
+        expect(noPw.message).toMatch(/asks for a password: put it in the URL/);
+      } finally {
+        delete process.env.PGPASSFILE;
+      }
+      const param = await e.builder.build({ mode: 'logical', url: `${src.url}?passfile=/root/.pgpass` }).catch((x) => x);
+      expect(param).toMatchObject({ status: 400 });
+      expect(param.message).toMatch(/"passfile" not allowed/);
+      expect(await count(uriOf(e, 'main'), 'customers')).toBe(500);
     });
 
     it('main-masked holds no unmasked PII from the source', async () => {

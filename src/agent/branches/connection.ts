@@ -10,7 +10,10 @@ function hostForUri(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
-/** The public view of a record; credentials only when the caller may write the branch and it is ready. */
+/**
+ * The public view of a record; credentials only when the caller may write the branch and it is ready.
+ * A streaming standby (a replica `main`) never shows any: its roles and passwords are the source's.
+ */
 export function toBranch(rec: BranchRecord, host: string, withCredentials: boolean): Branch {
   const b: Branch = {
     name: rec.name,
@@ -29,6 +32,6 @@ export function toBranch(rec: BranchRecord, host: string, withCredentials: boole
     timings: { ...rec.timings },
   };
   if (rec.error) b.error = rec.error;
-  if (withCredentials && rec.state === 'ready') b.connection = connectionInfo(rec, host);
+  if (withCredentials && rec.state === 'ready' && !rec.standby) b.connection = connectionInfo(rec, host);
   return b;
 }

@@ -1,5 +1,5 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { BranchState } from '../../core/types.ts';
 import { isBranchName } from '../../core/names.ts';
 
@@ -28,6 +28,35 @@ export interface BranchRecord {
   superuser?: string;
 }
 
+export interface QuarantinedRecord {
+  /** The branch the file was named for. */
+  branch: string;
+  file: string;
+  movedTo: string;
+  reason: string;
+}
+
+const STATES = new Set(['creating', 'ready', 'stopped', 'deleting', 'failed']);
+
+/** Why a record file cannot be trusted, or null when it can. */
+export function recordProblem(text: string, file: string): string | null {
+  let rec: unknown;
+  try {
+    rec = JSON.parse(text);
+  } catch {
+    return text.trim() === '' ? 'the file is empty' : 'the file is not valid JSON (truncated or corrupt)';
+  }
+  if (!rec || typeof rec !== 'object' || Array.isArray(rec)) return 'the file holds no record';
+  const r = rec as Record<string, unknown>;
+  if (typeof r.name !== 'string' || !isBranchName(r.name)) return 'the record has no valid branch name';
+  if (`${r.name}.json` !== file) return `the record names branch ${r.name}, not the one its file is named for`;
+  if (typeof r.state !== 'string' || !STATES.has(r.state)) return 'the record has no valid state';
+  if (!Number.isInteger(r.port)) return 'the record has no port';
+  for (const k of ['user', 'password', 'database']) if (typeof r[k] !== 'string') return `the record has no ${k}`;
+  if (r.parent !== null && typeof r.parent !== 'string') return 'the record has no valid parent';
+  return null;
+}
+
 /**
  * One JSON file per branch, replaced atomically (write temp, fsync, rename, fsync dir),
  * so a crash leaves either the old or the new record, never half of one.
@@ -43,20 +72,41 @@ export class Registry {
   async load(): Promise<BranchRecord[]> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     this.cache.clear();
+    this.quarantined = [];
     for (const f of await readdir(this.dir)) {
       if (f.endsWith('.tmp')) {
         await rm(join(this.dir, f), { force: true });
         continue;
       }
       if (!f.endsWith('.json')) continue;
-      try {
-        const rec = JSON.parse(await readFile(join(this.dir, f), 'utf8')) as BranchRecord;
-        if (isBranchName(rec.name) && `${rec.name}.json` === f) this.cache.set(rec.name, rec);
-      } catch {
-        // An unreadable record cannot be a ready branch (ready ones are written atomically); recovery cleans its volume.
+      const text = await readFile(join(this.dir, f), 'utf8');
+      const problem = recordProblem(text, f);
+      if (problem === null) {
+        const rec = JSON.parse(text) as BranchRecord;
+        this.cache.set(rec.name, rec);
+      } else {
+        // Unreadable state is never acted on: the file is moved aside and the branch's volume kept.
+        this.quarantined.push(await this.quarantine(f, problem));
       }
     }
     return this.all();
+  }
+
+  /** Records this load moved aside, with why (for the log, health and doctor). */
+  quarantined: QuarantinedRecord[] = [];
+
+  /** Where unreadable records go: state/quarantine/, beside the registry. */
+  get quarantineDir(): string {
+    return join(dirname(this.dir), 'quarantine');
+  }
+
+  private async quarantine(file: string, reason: string): Promise<QuarantinedRecord> {
+    await mkdir(this.quarantineDir, { recursive: true, mode: 0o700 });
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+    const movedTo = join(this.quarantineDir, `${file}.${stamp}`);
+    await rename(join(this.dir, file), movedTo);
+    await this.syncDir();
+    return { branch: file.replace(/\.json$/, ''), file: join(this.dir, file), movedTo, reason };
   }
 
   all(): BranchRecord[] {

@@ -221,6 +221,7 @@ export class RootBuilder {
             sourceBytes: plan.sourceBytes,
             target: { socketDir: pg.socketDir(port), port, user: SUPERUSER, database: plan.database },
             workDir: join(this.workDir, 'import'),
+            user: pgUser,
             jobs: spec.jobs ?? 2,
             progress: this.progress,
           });

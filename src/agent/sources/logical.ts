@@ -1,7 +1,9 @@
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Runner } from '../runner.ts';
 import type { BuildProgress } from './progress.ts';
+import type { OsUser } from '../postgres/os-user.ts';
+import { toolRunOptions, toolWorkDir } from './tool-env.ts';
 
 export interface LogicalImport {
   runner: Runner;
@@ -12,6 +14,8 @@ export interface LogicalImport {
   /** Where the target postgres listens (unix socket dir + port), superuser name, target database. */
   target: { socketDir: string; port: number; user: string; database: string };
   workDir: string;
+  /** The postgres OS user the tools run as (null when the agent is not root). */
+  user?: OsUser | null;
   jobs: number;
   progress: BuildProgress;
 }
@@ -33,26 +37,29 @@ async function dirBytes(dir: string): Promise<number> {
 /** pg_dump in directory format with parallel jobs, then pg_restore with parallel jobs into the target. */
 export async function importLogical(o: LogicalImport): Promise<void> {
   const { url, password } = splitPassword(o.sourceUrl);
-  const env = { ...process.env, PGPASSWORD: password ?? '', PGCONNECT_TIMEOUT: '10' };
+  const user = o.user ?? null;
   const dumpDir = join(o.workDir, 'dump');
   await rm(dumpDir, { recursive: true, force: true });
-  await mkdir(o.workDir, { recursive: true, mode: 0o700 });
+  await toolWorkDir(o.workDir, user);
   o.progress.phase = 'dumping';
   o.progress.bytesTotal = o.sourceBytes;
   const poll = setInterval(() => {
     void dirBytes(dumpDir).then((b) => (o.progress.bytesDone = b));
   }, 300);
   try {
-    await o.runner([o.pgDump, '--format=directory', `--jobs=${o.jobs}`, '--no-sync', `--file=${dumpDir}`, `--dbname=${url}`], { env });
+    await o.runner(
+      [o.pgDump, '--format=directory', `--jobs=${o.jobs}`, '--no-sync', `--file=${dumpDir}`, `--dbname=${url}`],
+      toolRunOptions(user, password),
+    );
   } finally {
     clearInterval(poll);
   }
   o.progress.bytesDone = await dirBytes(dumpDir);
   o.progress.bytesTotal = o.progress.bytesDone;
-  const toc = await o.runner([o.pgRestore, '--list', dumpDir]);
+  const toc = await o.runner([o.pgRestore, '--list', dumpDir], toolRunOptions(user));
   o.progress.tablesTotal = toc.stdout.split('\n').filter((l) => / TABLE DATA /.test(l)).length;
   o.progress.phase = 'restoring';
-  const targetEnv = { ...process.env, PGHOST: o.target.socketDir, PGPORT: String(o.target.port), PGUSER: o.target.user };
+  const target = toolRunOptions(user, undefined, { PGHOST: o.target.socketDir, PGPORT: String(o.target.port), PGUSER: o.target.user });
   await o.runner(
     [
       o.pgRestore,
@@ -65,7 +72,7 @@ export async function importLogical(o: LogicalImport): Promise<void> {
       dumpDir,
     ],
     {
-      env: targetEnv,
+      ...target,
       onOutput: (chunk) => {
         o.progress.tablesDone += (chunk.match(/processing data for table/g) ?? []).length;
       },

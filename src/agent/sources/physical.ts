@@ -2,6 +2,7 @@ import type { Runner } from '../runner.ts';
 import type { OsUser } from '../postgres/os-user.ts';
 import type { BuildProgress } from './progress.ts';
 import { splitPassword } from './logical.ts';
+import { toolRunOptions } from './tool-env.ts';
 
 /**
  * pg_basebackup of the source into an empty volume, with standby.signal and primary_conninfo
@@ -30,8 +31,7 @@ export async function cloneReplica(o: {
       `--dbname=${url}`,
     ],
     {
-      ...(o.user ? { uid: o.user.uid, gid: o.user.gid } : {}),
-      env: { PATH: process.env.PATH, PGPASSWORD: password ?? '', PGCONNECT_TIMEOUT: '10' },
+      ...toolRunOptions(o.user, password),
       onOutput: (chunk) => {
         const m = /(\d+)\/(\d+) kB/.exec(chunk);
         if (m) {

@@ -34,8 +34,27 @@ export function parseSourceUrl(url: string): URL {
   if (u.protocol !== 'postgresql:' && u.protocol !== 'postgres:') throw badRequest('source URL must start with postgresql://');
   if (!u.hostname) throw badRequest('source URL has no host');
   if (u.pathname.length < 2) throw badRequest('source URL names no database (postgresql://…/DBNAME)');
+  const unknown = [...new Set(u.searchParams.keys())].filter((k) => !SOURCE_PARAMS.has(k));
+  if (unknown.length) {
+    throw badRequest(
+      `source URL parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k.slice(0, 40)}"`).join(', ')} not allowed; allowed: ${[...SOURCE_PARAMS].join(', ')}`,
+    );
+  }
   return u;
 }
+
+/** libpq parameters a source URL may carry; others (passfile, service, sslkey paths, options…) could make the tools read the agent's files. */
+export const SOURCE_PARAMS = new Set([
+  'host',
+  'port',
+  'dbname',
+  'user',
+  'password',
+  'sslmode',
+  'sslrootcert',
+  'application_name',
+  'connect_timeout',
+]);
 
 /**
  * Connects once to learn the source's version; turns the usual failures into one clear error
@@ -45,6 +64,13 @@ export async function probeSource(url: string): Promise<SourceInfo> {
   const u = parseSourceUrl(url);
   const where = describeSource(url);
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  // No password in the URL: never fall back to the agent's own ~/.pgpass (the tools run without it).
+  // Set after construction: the connection string's missing password would override the option.
+  if (!u.password) {
+    const refuse = () =>
+      Promise.reject(new VelaError('source_auth_failed', 502, `the source database ${where} asks for a password: put it in the URL`));
+    Object.assign(c, { password: refuse }); // pg accepts a password function; its Client type says string
+  }
   c.on('error', () => {});
   try {
     await c.connect();
@@ -63,6 +89,7 @@ export async function probeSource(url: string): Promise<SourceInfo> {
       bytes: Number(row.bytes),
     };
   } catch (err) {
+    if (err instanceof VelaError) throw err;
     const e = err as { code?: string; message?: string };
     if (
       e.code === 'ECONNREFUSED' ||
