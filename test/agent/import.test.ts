@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeWithPool } from '../helpers/env.ts';
@@ -6,12 +7,12 @@ import { openTestEngine, sql, adminSql, testPortRange } from '../helpers/engine-
 import type { TestEngine } from '../helpers/engine-harness.ts';
 import { startSourceCluster } from '../helpers/source-cluster.ts';
 import type { SourceCluster } from '../helpers/source-cluster.ts';
-import { connectionInfo } from '../../src/agent/branches/connection.ts';
+import { connectionInfo, toBranch } from '../../src/agent/branches/connection.ts';
 import { build } from '../../src/agent/app.ts';
 import { createAuthenticator } from '../../src/agent/auth/authenticator.ts';
 import { AuditLog } from '../../src/agent/audit.ts';
 import { Metrics } from '../../src/agent/metrics.ts';
-import { runCommand } from '../../src/agent/runner.ts';
+import { processRunner } from '../../src/agent/runner.ts';
 import type { RunOptions } from '../../src/agent/runner.ts';
 
 const MASK = {
@@ -33,7 +34,7 @@ describeWithPool('production-like data in main (source: a separate PostgreSQL 15
       onStep: (step) => hook?.(step),
       runner: (argv, opts) => {
         calls.push({ argv, opts: opts ?? {} });
-        return runCommand(argv, opts);
+        return processRunner(argv, opts);
       },
     });
     src = await startSourceCluster(e.dataDir, testPortRange().from + 90);
@@ -67,7 +68,11 @@ describeWithPool('production-like data in main (source: a separate PostgreSQL 15
     });
 
     it('pg_dump and pg_restore ran as the postgres OS user with a minimal environment', async () => {
-      const vela = e.manager.deps.pgUser!;
+      const [, , uid, gid] = readFileSync('/etc/passwd', 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('vela:'))!
+        .split(':');
+      const vela = { uid: Number(uid), gid: Number(gid) };
       const tools = calls.filter((c) => /\/(pg_dump|pg_restore)$/.test(c.argv[0]) && !c.argv.includes('--version'));
       expect(tools.map((c) => c.argv[0].split('/').pop())).toEqual(['pg_dump', 'pg_restore', 'pg_restore']);
       for (const c of tools) {
@@ -249,5 +254,22 @@ describeWithPool('a streaming physical replica as main (agent on PostgreSQL 15, 
     // The branch must not carry the upstream's replication password.
     const auto = await readFile(join(e.manager.storage.volumePath('from-replica'), 'postgresql.auto.conf'), 'utf8');
     expect(auto).not.toMatch(/primary_conninfo|repl-pw-1/);
+  });
+
+  it('a source URL without a password (trust on the source) builds a streaming main; no answer carries the source credentials', async () => {
+    await src.trust('replicator');
+    const url = src.replicationUrl.replace(':repl-pw-1', '');
+    const rec = await e.builder.build({ mode: 'physical', url });
+    expect(rec).toMatchObject({ state: 'ready', standby: true, database: 'shop' });
+    await src.sql("INSERT INTO customers(email, full_name) VALUES ('no-password@real-mail.example', 'Trust')");
+    expect(await waitForRow('main', 'no-password@real-mail.example')).not.toBeNull();
+    const view = toBranch(e.manager.get('main'), '127.0.0.1', true);
+    expect(view.connection).toBeUndefined();
+    expect(JSON.stringify(view)).not.toContain('repl-pw-1');
+    const record = await readFile(join(e.dataDir, 'state', 'branches', 'main.json'), 'utf8');
+    expect(record).not.toContain('repl-pw-1');
+    // Its branches still work as ever: promoted, fresh passwords.
+    const { record: child } = await e.manager.create({ name: 'from-trusted' });
+    expect(await count(connectionInfo(child, '127.0.0.1').uri, 'customers')).toBeGreaterThan(500);
   });
 });

@@ -16,6 +16,8 @@ export interface SourceCluster {
   sql(text: string, params?: unknown[]): Promise<pg.QueryResultRow[]>;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** Lets `user` in from 127.0.0.1 without a password (trust), for sources reached with no password. */
+  trust(user: string): Promise<void>;
 }
 
 function vela(): { uid: number; gid: number } {
@@ -84,6 +86,12 @@ export async function startSourceCluster(baseDir: string, preferredPort: number)
     },
     start: async () => {
       await ctl(['start']);
+    },
+    trust: async (who: string) => {
+      const hba = join(dir, 'pg_hba.conf');
+      const lines = `host all ${who} 127.0.0.1/32 trust\nhost replication ${who} 127.0.0.1/32 trust\n`;
+      await writeFile(hba, lines + readFileSync(hba, 'utf8'));
+      await admin('SELECT pg_reload_conf()');
     },
   };
 }

@@ -93,6 +93,10 @@ export class BranchManager {
         }
         throw conflict(`branch ${req.name} already exists (parent ${existing.parent ?? '-'}, state ${existing.state})`);
       }
+      // A volume without a record (kept from an unreadable record): never built over, never removed.
+      if (await this.provisioner.volumeExists(req.name)) {
+        throw conflict(`a volume named ${req.name} already exists without a readable record; see vela-branch doctor`);
+      }
       const parent = this.registry.get(parentName);
       if (!parent) throw notFound(`parent branch ${parentName} does not exist`);
       if (parent.state !== 'ready' && parent.state !== 'stopped') {
@@ -157,6 +161,11 @@ export class BranchManager {
   /** Creates an empty `main` (initdb) when the pool has none. */
   async ensureRoot(): Promise<BranchRecord | null> {
     if (this.registry.get(ROOT_BRANCH)) return null;
+    // initdb only when there is no main volume at all: one without a readable record is kept as it is.
+    if (await this.provisioner.volumeExists(ROOT_BRANCH)) {
+      this.log('error', 'main has a volume but no readable record: not initialised again; see vela-branch doctor');
+      return null;
+    }
     return this.locks.run(ROOT_BRANCH, () => this.initRoot());
   }
 

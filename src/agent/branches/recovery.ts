@@ -9,6 +9,8 @@ export interface RecoveryReport {
   adopted: string[];
   cleaned: string[];
   failed: string[];
+  /** Orphan volumes moved aside ("name → .quarantine-name-stamp"). */
+  quarantined: string[];
 }
 
 export interface RecoveryParts {
@@ -21,8 +23,8 @@ export interface RecoveryParts {
 }
 
 /**
- * After a crash or restart: ready branches come back (same port and credentials), half-made
- * ones and orphan volumes/processes are removed.
+ * After a crash or restart: ready branches come back (same port and credentials), half-made ones
+ * and stray processes are removed; orphan volumes are quarantined and unreadable records left alone.
  */
 export class BranchRecovery {
   private readonly parts: RecoveryParts;
@@ -34,10 +36,16 @@ export class BranchRecovery {
   /** Returns what was cleaned, restarted and adopted, for the log. */
   async run(): Promise<RecoveryReport> {
     const { registry, locks, provisioner, manager, log } = this.parts;
-    const out: RecoveryReport = { restarted: [], adopted: [], cleaned: [], failed: [] };
+    const out: RecoveryReport = { restarted: [], adopted: [], cleaned: [], failed: [], quarantined: [] };
     // openEngine loaded the registry once, before the root builder's own recovery ran on it.
     const records = registry.all();
     const keep = new Set(records.filter((r) => r.state === 'ready' || r.state === 'stopped' || r.state === 'failed').map((r) => r.name));
+    // Branches whose record could not be read: their volume and postgres are left exactly as they are.
+    const unreadable = new Set(registry.quarantined.map((q) => q.branch));
+    for (const q of registry.quarantined) {
+      log('error', `recovery: the record of branch ${q.branch} is unreadable (${q.reason}); moved to ${q.movedTo}; its volume is kept`);
+      keep.add(q.branch);
+    }
 
     // 1. Processes working on anything we do not keep (pg_ctl and postmasters of half-made branches).
     out.cleaned.push(...(await provisioner.killStrays(keep)));
@@ -61,10 +69,13 @@ export class BranchRecovery {
         out.cleaned.push(`${rec.state} branch ${rec.name}`);
       }
     }
-    // 3. Volumes no record claims.
-    for (const vol of await provisioner.removeOrphanVolumes((v) => registry.has(v))) out.cleaned.push(`orphan volume ${vol}`);
+    // 3. Volumes no record claims: moved into quarantine, never deleted on a guess.
+    for (const moved of await provisioner.quarantineOrphanVolumes((v) => registry.has(v) || unreadable.has(v))) {
+      out.quarantined.push(moved);
+    }
     // 4. Socket dirs of ports nobody owns.
-    await provisioner.removeStraySocketDirs(registry.all().map((r) => r.port));
+    //    Not while a record is unreadable: its port is unknown and its postgres may still run.
+    if (unreadable.size === 0) await provisioner.removeStraySocketDirs(registry.all().map((r) => r.port));
     // 5. Ready branches: adopt a running postmaster or start it again.
     for (const rec of registry.all()) {
       if (rec.state !== 'ready') continue;
@@ -84,6 +95,9 @@ export class BranchRecovery {
       } catch {
         out.failed.push(name);
       }
+    }
+    if (out.quarantined.length) {
+      log('error', `recovery: volumes no record claims, moved into quarantine (see vela-branch doctor): ${out.quarantined.join('; ')}`);
     }
     if (out.cleaned.length) log('warn', `recovery cleaned: ${out.cleaned.join('; ')}`, { cleaned: out.cleaned });
     if (out.restarted.length || out.adopted.length) {

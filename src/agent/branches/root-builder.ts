@@ -172,7 +172,8 @@ export class RootBuilder {
     await pg.stop(storage.volumePath(staging), 'immediate').catch(() => {});
     await storage.destroy(staging);
     const old = registry.get(ROOT_BRANCH);
-    const password = spec.mode === 'physical' ? decodeURIComponent(new URL(spec.url).password) : (old?.password ?? generatePassword());
+    // A replica's roles and passwords are its source's: the record keeps none of them (nothing to hand out).
+    const password = spec.mode === 'physical' ? '' : (old?.password ?? generatePassword());
     const user = spec.mode === 'physical' ? decodeURIComponent(new URL(spec.url).username) : SUPERUSER;
     const port = await provisioner.allocatePort();
     const tmp: BranchRecord = {

@@ -14,7 +14,7 @@ import { replicationLag } from './replication.ts';
 import type { ReplicationLag } from './replication.ts';
 import { classifyFailure, PortTakenError } from './failures.ts';
 import { insufficientStorage } from '../../core/errors.ts';
-import { ROOT_BRANCH } from '../../core/names.ts';
+import { ROOT_BRANCH, quarantineName } from '../../core/names.ts';
 
 /** Test seam: runs between steps of a create so a crash can be injected at a known point. */
 export type StepHook = (step: string, name: string) => Promise<void> | void;
@@ -181,9 +181,27 @@ export class Provisioner {
     return rotateCredentials(pg, adminTarget(rec), rec, () => pg.writeHba(dir, true));
   }
 
-  /** Ready means a password login over TCP works. */
+  /**
+   * Ready means a password login over TCP works. A standby's roles are its source's (no password of
+   * ours, maybe none at all): it is ready when the agent gets in over its own socket.
+   */
   waitForLogin(rec: BranchRecord): Promise<void> {
+    if (rec.standby) return this.waitForSocket(rec);
     return waitForLogin(rec, this.parts.cluster.pgListen);
+  }
+
+  private async waitForSocket(rec: BranchRecord, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await this.parts.pg.withClient(adminTarget(rec), (c) => c.query('SELECT 1'));
+        return;
+      } catch (err) {
+        if (Date.now() > deadline)
+          throw new Error(`standby ${rec.name} started but refuses the agent: ${(err as Error).message}`, { cause: err });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
   }
 
   /** Brings a branch with intact data back with the same port and credentials (adopts a running postmaster). */
@@ -288,15 +306,24 @@ export class Provisioner {
     return killed;
   }
 
-  /** Destroys volumes no branch claims; returns their names. */
-  async removeOrphanVolumes(claimed: (volume: string) => boolean): Promise<string[]> {
-    const removed: string[] = [];
+  /**
+   * Moves volumes no branch claims into quarantine (`.quarantine-<name>-<stamp>`): never deleted on a
+   * guess, out of the way of a new branch of that name, listed by doctor. Returns old and new names.
+   */
+  async quarantineOrphanVolumes(claimed: (volume: string) => boolean, now = new Date()): Promise<string[]> {
+    const moved: string[] = [];
     for (const vol of await this.parts.storage.list()) {
       if (claimed(vol)) continue;
-      await this.parts.storage.destroy(vol);
-      removed.push(vol);
+      const to = quarantineName(vol, now);
+      await this.parts.storage.rename(vol, to);
+      moved.push(`${vol} → ${to}`);
     }
-    return removed;
+    return moved;
+  }
+
+  /** A volume of this name exists (made by someone, or kept from an unreadable record). */
+  volumeExists(name: string): Promise<boolean> {
+    return this.parts.storage.exists(name);
   }
 
   /** Removes socket dirs of ports no branch owns. */
