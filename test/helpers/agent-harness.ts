@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeDataDir, destroyDataDir, testPortRange } from './engine-harness.ts';
+import { portIsFree } from '../../src/agent/postgres/ports.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/vela-branch.js', import.meta.url));
 
@@ -38,7 +39,9 @@ let apiPortSeq = 0;
 export async function startTestAgent(opts: TestAgentOptions): Promise<TestAgent> {
   const dataDir = opts.dataDir ?? (await makeDataDir(opts.tag));
   const ports = testPortRange();
-  const apiPort = opts.apiPort ?? 39000 + (Number(process.env.VITEST_POOL_ID ?? 1) % 16) * 40 + (apiPortSeq++ % 40);
+  let apiPort = opts.apiPort ?? 39000 + (Number(process.env.VITEST_POOL_ID ?? 1) % 16) * 40 + (apiPortSeq++ % 40);
+  // Other checkouts run their agents on the same machine: skip ports someone already listens on.
+  if (opts.apiPort === undefined) while (!(await portIsFree(apiPort))) apiPort = 39000 + ((apiPort - 39000 + 1) % 1000);
   const token = 'test-admin-token-0123456789abcdef';
   const cfgFile = join(dataDir, 'agent.yml');
   const yaml = [`ports: { from: ${ports.from}, to: ${ports.to} }`, 'pool: { sizeGiB: 8 }', opts.config ?? ''].join('\n');
