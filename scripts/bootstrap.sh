@@ -5,9 +5,10 @@
 vela_log() { printf '\033[1mvela:\033[0m %s\n' "$*" >&2; }
 
 vela_node() {
-  local major
-  major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
-  if [ "$major" -ge 22 ]; then return 0; fi
+  # bin/vela-branch.js needs 22.18 (TypeScript without flags); any Node below that counts as missing.
+  if node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 18) ? 0 : 1)' 2>/dev/null; then
+    return 0
+  fi
   # Node 22.18+ runs our TypeScript directly; older Node (Debian's, or an EOL 20) gets Node 24 from npm.
   local prefix
   if [ "$(id -u)" -eq 0 ]; then prefix=/opt/vela-node24; else prefix="$HOME/.cache/vela-node24"; fi

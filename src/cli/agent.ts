@@ -1,6 +1,9 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from '../agent/config.ts';
 import { startAgent } from '../agent/server.ts';
+import { resolve } from 'node:path';
+import { chooseDefaultDataDir, DEFAULT_DATA_DIR } from '../agent/data-dir.ts';
+import { runCommand } from '../agent/runner.ts';
 
 export const AGENT_HELP = `Usage: vela-branch agent [options]
 
@@ -8,7 +11,8 @@ Runs the host agent: owns the storage pool, one postgres per branch, and the HTT
 On first start with an empty data dir it creates an empty root branch "main" (initdb).
 
 Options:
-  --data-dir DIR      where the pool, state and logs live (default ./.vela; env VELA_DATA_DIR)
+  --data-dir DIR      where the pool, state and logs live (default ./.vela, or as root when the
+                      postgres user cannot reach it /var/lib/vela-branch/<name>; env VELA_DATA_DIR)
   --listen HOST:PORT  API address (default 127.0.0.1:7070; env VELA_LISTEN)
   --storage KIND      auto | btrfs | zfs | reflink | copy (default auto: the best available)
   --pg-bin DIR        PostgreSQL binaries (default: embedded PostgreSQL 18)
@@ -23,6 +27,8 @@ DIR must be reachable by it (not under a 0700 home such as /root).
 Examples:
   sudo vela-branch agent --data-dir /srv/vela
   vela-branch agent --storage reflink --listen 0.0.0.0:7070 --config /etc/vela/agent.yml`;
+
+const say = (msg: string) => process.stderr.write(`vela agent: ${msg}\n`);
 
 /** `vela-branch agent`: serve until SIGINT/SIGTERM, then shut down gracefully. Resolves with the exit code. */
 export async function runAgentCommand(argv: string[]): Promise<number> {
@@ -58,6 +64,16 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   } catch (err) {
     process.stderr.write(`vela-branch agent: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
     return 2;
+  }
+  if (cfg.dataDir === resolve(DEFAULT_DATA_DIR) && !values['data-dir'] && !process.env.VELA_DATA_DIR) {
+    try {
+      const choice = await chooseDefaultDataDir({ dataDir: cfg.dataDir, pgUser: cfg.pgUser, runner: runCommand, log: say });
+      if (choice.note) say(choice.note);
+      cfg = { ...cfg, dataDir: choice.dir };
+    } catch (err) {
+      process.stderr.write(`vela-branch agent: cannot start: ${(err as Error).message}\n`);
+      return 1;
+    }
   }
   // Signal handlers first: a SIGTERM that arrives while the agent starts (or right after it says it
   // listens) must still shut it down gracefully, not kill it with branches half-stopped.

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sharedDataDirFor } from '../agent/data-dir.ts';
 import { UsageError } from './errors.ts';
 
 export const DEFAULT_AGENT_URL = 'http://127.0.0.1:7070';
@@ -14,7 +15,8 @@ export interface AgentTarget {
 
 /**
  * The agent to talk to: VELA_AGENT_URL (default local), token from VELA_TOKEN, else the local
- * agent's ./.vela/admin-token so `vela-branch list` works right after `vela-branch agent`.
+ * agent's ./.vela/admin-token (or where a root agent put that data dir: sharedDataDirFor) so
+ * `vela-branch list` works right after `vela-branch agent`.
  */
 export function resolveAgentTarget(env: Record<string, string | undefined>, cwd: string): AgentTarget {
   const url = env.VELA_AGENT_URL?.trim() || DEFAULT_AGENT_URL;
@@ -23,7 +25,8 @@ export function resolveAgentTarget(env: Record<string, string | undefined>, cwd:
   }
   const envToken = env.VELA_TOKEN?.trim();
   if (envToken) return { url, token: envToken, tokenSource: 'VELA_TOKEN' };
-  const fileToken = readTokenFile(join(cwd, LOCAL_ADMIN_TOKEN_FILE));
+  const fileToken =
+    readTokenFile(join(cwd, LOCAL_ADMIN_TOKEN_FILE)) ?? readTokenFile(join(sharedDataDirFor(join(cwd, '.vela')), 'admin-token'));
   if (fileToken) return { url, token: fileToken, tokenSource: 'admin-token file' };
   return { url, tokenSource: 'none' };
 }
