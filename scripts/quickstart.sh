@@ -84,30 +84,37 @@ branch_names() { cli list --json | "$node" -e 'let s = ""; process.stdin.on("dat
 main_born="$(cli list --json | "$node" -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).branches.find((b) => b.name === "main")?.createdAt ?? "missing"))')"
 others=()
 for b in $(branch_names); do [ "$b" = main ] || others+=("$b"); done
-if [ "${#others[@]}" -eq 0 ]; then back="no other branches"; else back="${#others[@]} branches: ${others[*]}"; fi
+case "${#others[@]}" in
+  0) back="no other branch" ;;
+  1) back="1 branch (${others[*]})" ;;
+  *) back="${#others[@]} branches (${others[*]})" ;;
+esac
 case "$how" in
   started*) vela_log "$how; main created $main_born" ;;
   restarted*) vela_log "$how; main (created $main_born) and $back back" ;;
   *) vela_log "$how; main (created $main_born) and $back" ;;
 esac
+# Without copy-on-write storage every branch is a full copy: say so here, not only in the log.
+copy_warning="$(grep -o 'storage copy: [^"]*' "$log_file" 2>/dev/null | head -1 || true)"
+[ -z "$copy_warning" ] || vela_log "warning: $copy_warning"
 
 cli create demo --ttl 1d --if-exists return
+vela_launcher "$node" "$checkout" "$url" "$data_dir" "$caller_path"
+feature=my-feature
+names=" $(branch_names) "
+for n in $(seq 2 99); do [[ "$names" == *" $feature "* ]] && feature="my-feature-$n" || break; done
+next() { printf '  %-40s # %s\n' "$1" "$2" >&2; }
+printf '\nNext:\n' >&2
+next "$VELA_CMD list" "branches, ports, ages, sizes"
+next "$VELA_CMD create $feature" "another branch of main, well under a second"
+next "$VELA_CMD psql demo" "a psql shell on the branch"
+next "kill \$(cat $(printf %q "$pid_file"))" "stop the agent; bash scripts/quickstart.sh brings it and every branch back"
+echo >&2
+
+# Last, the proof that the branch's connection string works.
 if command -v psql >/dev/null; then
   cli psql demo -- -Atc "select 'psql on branch demo works: ' || version()"
 else
   vela_log "psql is not installed; checking the branch with node instead"
   "$node" -e "const pg=require('pg');const c=new pg.Client(process.argv[1]);c.connect().then(()=>c.query('select version() v')).then(r=>{console.log('branch demo works: '+r.rows[0].v);return c.end()})" "$(cli url demo)"
 fi
-
-vela_launcher "$node" "$checkout" "$url" "$data_dir" "$caller_path"
-feature=my-feature
-names=" $(branch_names) "
-for n in $(seq 2 99); do [[ "$names" == *" $feature "* ]] && feature="my-feature-$n" || break; done
-cat >&2 <<MSG
-
-Next:
-  $VELA_CMD list                  # branches, ports, ages, sizes
-  $VELA_CMD create $feature       # another branch of main, well under a second
-  $VELA_CMD psql demo             # a psql shell on the branch
-  kill \$(cat $(printf %q "$pid_file"))   # stop the agent; bash scripts/quickstart.sh brings it and every branch back
-MSG
