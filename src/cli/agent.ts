@@ -21,8 +21,8 @@ Options:
   --log-level LEVEL   info | debug | warn | error (default info)
 
 The admin token comes from VELA_ADMIN_TOKEN, or is generated into DIR/admin-token (mode 0600).
-As root, postgres runs as the unprivileged user "vela" (created if missing); the binaries and
-DIR must be reachable by it (not under a 0700 home such as /root).
+As root, postgres runs as the unprivileged user "vela" (created if missing); --pg-bin and --data-dir
+must be reachable by it (not under a 0700 home such as /root).
 
 Examples:
   sudo vela-branch agent --data-dir /srv/vela
