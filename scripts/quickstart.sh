@@ -18,9 +18,9 @@ unset VELA_DATA_DIR VELA_CONFIG VELA_LISTEN VELA_ADMIN_TOKEN VELA_AGENT_URL VELA
 # when the postgres OS user cannot reach this checkout (a 0700 home such as /root).
 data_dir="$("$node" --input-type=module -e '
   const { chooseDefaultDataDir } = await import("./src/agent/data-dir.ts");
-  const { runCommand } = await import("./src/agent/runner.ts");
+  const { processRunner } = await import("./src/agent/runner.ts");
   const log = (m) => process.stderr.write(`vela: ${m}\n`);
-  const c = await chooseDefaultDataDir({ dataDir: ".vela", pgUser: "vela", runner: runCommand, log });
+  const c = await chooseDefaultDataDir({ dataDir: ".vela", pgUser: "vela", runner: processRunner, log });
   if (c.note) log(c.note);
   process.stdout.write(c.dir);')"
 mkdir -p "$data_dir"

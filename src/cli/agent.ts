@@ -3,7 +3,7 @@ import { loadConfig, ConfigError } from '../agent/config.ts';
 import { startAgent } from '../agent/server.ts';
 import { resolve } from 'node:path';
 import { chooseDefaultDataDir, DEFAULT_DATA_DIR } from '../agent/data-dir.ts';
-import { runCommand } from '../agent/runner.ts';
+import { processRunner } from '../agent/runner.ts';
 
 export const AGENT_HELP = `Usage: vela-branch agent [options]
 
@@ -67,7 +67,7 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   }
   if (cfg.dataDir === resolve(DEFAULT_DATA_DIR) && !values['data-dir'] && !process.env.VELA_DATA_DIR) {
     try {
-      const choice = await chooseDefaultDataDir({ dataDir: cfg.dataDir, pgUser: cfg.pgUser, runner: runCommand, log: say });
+      const choice = await chooseDefaultDataDir({ dataDir: cfg.dataDir, pgUser: cfg.pgUser, runner: processRunner, log: say });
       if (choice.note) say(choice.note);
       cfg = { ...cfg, dataDir: choice.dir };
     } catch (err) {

@@ -3,7 +3,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chooseDefaultDataDir, sharedDataDirFor } from '../../src/agent/data-dir.ts';
-import { runCommand } from '../../src/agent/runner.ts';
+import { processRunner } from '../../src/agent/runner.ts';
 import { resolveAgentTarget } from '../../src/cli/config.ts';
 import { describeWithPool } from '../helpers/env.ts';
 
@@ -19,7 +19,7 @@ describe('sharedDataDirFor', () => {
 });
 
 describeWithPool('default data dir of a root agent', () => {
-  const choose = (dataDir: string) => chooseDefaultDataDir({ dataDir, pgUser: 'vela', runner: runCommand, log: () => {} });
+  const choose = (dataDir: string) => chooseDefaultDataDir({ dataDir, pgUser: 'vela', runner: processRunner, log: () => {} });
 
   it('moves out of a directory the postgres user cannot reach, says why, and stays where the state is', async () => {
     const home = await mkdtemp(join(tmpdir(), 'vela-home-')); // mode 0700, like /root
