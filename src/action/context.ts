@@ -72,12 +72,17 @@ export function readRunContext(env: NodeJS.ProcessEnv): RunContext {
   };
 }
 
-/** `pr-<n>` on PR events, else `run-<run_id>-<attempt>`: stable across re-runs of one PR, unique per run otherwise. */
+/**
+ * `pr-<n>-<repo slug>-<hash>` on PR events (the app's name for the same PR), else
+ * `run-<run_id>-<attempt>`: stable across re-runs of one PR, unique per run otherwise.
+ */
 export function defaultBranchName(ctx: RunContext): string {
-  return ctx.prNumber !== null ? prBranchName(ctx.prNumber) : runBranchName(ctx.runId, ctx.runAttempt);
+  return ctx.prNumber !== null ? prBranchName(repoFullName(ctx), ctx.prNumber) : runBranchName(ctx.runId, ctx.runAttempt);
 }
+
+export const repoFullName = (ctx: Pick<RunContext, 'owner' | 'repo'>) => `${ctx.owner}/${ctx.repo}`;
 
 /** Where a branch made by this run comes from, for its labels. */
 export function runOrigin(ctx: RunContext): BranchOrigin {
-  return { repo: ctx.owner && ctx.repo ? `${ctx.owner}/${ctx.repo}` : undefined, pr: ctx.prNumber, sha: ctx.sha, actor: ctx.actor };
+  return { repo: ctx.owner && ctx.repo ? repoFullName(ctx) : undefined, pr: ctx.prNumber, sha: ctx.sha, actor: ctx.actor };
 }

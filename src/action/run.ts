@@ -117,6 +117,8 @@ async function runCommandInput(inputs: ActionInputs, ctx: RunContext, deps: RunD
         readOnlyToken: ctx.isFork,
         now: deps.now(),
         cwd: deps.cwd,
+        // An earlier ensure step exported these; test output that echoes them must not reach the PR.
+        secrets: connectionSecrets({ password: deps.env.PGPASSWORD ?? '', uri: deps.env[inputs.envVar] ?? '' }),
       },
       { agent, github },
     );
@@ -178,7 +180,7 @@ async function runCommandInput(inputs: ActionInputs, ctx: RunContext, deps: RunD
       return;
     }
     case 'delete': {
-      const res = await deleteIfPresent(client, name);
+      const res = await deleteIfPresent(client, name, { repo: runOrigin(ctx).repo });
       core.setOutput('branch', name);
       core.info(res.absent ? `Branch ${name} does not exist: nothing to delete` : `Deleted ${res.deleted.join(', ')}`);
       return;
@@ -214,14 +216,15 @@ export async function runPost(overrides: Partial<RunDeps> = {}): Promise<void> {
       core.info('vela-branch: no branch created by this run, nothing to clean up');
       return;
     }
-    const inputs = readInputs((name) => core.getInput(name), readRunContext(deps.env));
+    const ctx = readRunContext(deps.env);
+    const inputs = readInputs((name) => core.getInput(name), ctx);
     masker.mask(inputs.token, inputs.githubToken);
     if (!inputs.deleteOnComplete) {
       core.info(`vela-branch: keeping branch ${branch} (delete-on-complete is false)`);
       return;
     }
     const client = await agentClient(inputs, deps, masker);
-    const res = await deleteIfPresent(client, branch);
+    const res = await deleteIfPresent(client, branch, { repo: runOrigin(ctx).repo });
     core.info(res.absent ? `vela-branch: branch ${branch} was already gone` : `vela-branch: deleted branch ${branch}`);
   } catch (err) {
     const message = stripSecrets(err instanceof Error ? err.message : String(err), masker.secrets);

@@ -3,6 +3,7 @@ import type { AgentClient } from '../core/client.ts';
 import type { Branch } from '../core/types.ts';
 import { branchLabels, prBranchName } from '../core/workflows/branch-names.ts';
 import { ensureBranch } from '../core/workflows/ensure.ts';
+import { BranchMismatchError } from '../core/workflows/ownership.ts';
 import { BranchNotReadyError, type WaitOptions } from '../core/workflows/ready.ts';
 import type { StickyView } from './comment.ts';
 
@@ -13,18 +14,19 @@ export interface PullFacts {
   headSha?: string;
 }
 
-export const branchNameFor = (pull: Pick<PullFacts, 'number'>) => prBranchName(pull.number);
+export const branchNameFor = (pull: Pick<PullFacts, 'number' | 'repoFullName'>) => prBranchName(pull.repoFullName, pull.number);
 
 /** The shared label vocabulary; the PR's author is the actor that caused the branch. */
 export function labelsFor(pull: PullFacts): Record<string, string> {
   return branchLabels({ repo: pull.repoFullName, pr: pull.number, sha: pull.headSha, actor: pull.author });
 }
 
-/** An agent failure turned into what the sticky comment shows; anything else is not ours to explain. */
+/** An agent failure (or a branch that is not this PR's) turned into what the sticky comment shows; anything else is not ours to explain. */
 export function agentFailureView(name: string, err: unknown): StickyView {
   if (err instanceof AgentError) {
     return err.status === 0 ? { kind: 'agent-down', name } : { kind: 'error', name, message: err.message };
   }
+  if (err instanceof BranchMismatchError) return { kind: 'mismatch', name, message: err.message };
   throw err;
 }
 

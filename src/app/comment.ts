@@ -13,6 +13,8 @@ export type StickyView =
   | { kind: 'missing'; name: string }
   | { kind: 'agent-down'; name: string }
   | { kind: 'error'; name: string; message: string }
+  /** The branch exists but is not this PR's to use (another repository's, or another parent). */
+  | { kind: 'mismatch'; name: string; message: string }
   | { kind: 'config-error'; problem: string };
 
 export interface StickyContext {
@@ -65,6 +67,8 @@ function renderBody(view: StickyView, ctx: StickyContext): string[] {
       ];
     case 'error':
       return [`### 🔴 Database branch \`${view.name}\`: failed`, '', `The vela agent answered: ${oneLine(view.message)}`];
+    case 'mismatch':
+      return [`### 🔴 Database branch \`${view.name}\`: not usable`, '', oneLine(view.message)];
     case 'config-error':
       return [
         '### ⚠️ vela: invalid `.github/vela.yml`',

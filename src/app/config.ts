@@ -18,6 +18,8 @@ export const appConfigSchema = z
     labels: z.array(z.string().min(1).max(100)).max(50).default([]),
     keepOnClose: z.boolean().default(false),
     commands: z.boolean().default(true),
+    /** Also branch PRs from forks (their code then runs against a clone of the parent's data). */
+    forks: z.boolean().default(false),
     /** Also report the branch as a check run `vela/branch` on the PR's head commit. */
     checkRun: z.boolean().default(false),
   })

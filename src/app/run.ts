@@ -10,7 +10,7 @@ export interface AppEnv {
   [key: string]: string | undefined;
 }
 
-/** Reads the app's own settings; Probot reads APP_ID, PRIVATE_KEY, WEBHOOK_SECRET, GHE_HOST, PORT itself. */
+/** Reads the app's own settings and, once there is an APP_ID, insists on WEBHOOK_SECRET; Probot reads APP_ID, PRIVATE_KEY, WEBHOOK_SECRET, GHE_HOST, PORT itself. */
 export function readAppSettings(env: AppEnv): { agentUrl: string; token?: string; appSlug?: string } {
   const agentUrl = env.VELA_AGENT_URL?.trim();
   if (!agentUrl) throw new Error('VELA_AGENT_URL is not set: the app needs the URL of the vela agent');
@@ -18,6 +18,12 @@ export function readAppSettings(env: AppEnv): { agentUrl: string; token?: string
     new URL(agentUrl);
   } catch {
     throw new Error('VELA_AGENT_URL is not a valid URL');
+  }
+  // Without a secret Probot would check signatures against its development secret, which anyone can forge.
+  // Only the first-run setup page (no APP_ID yet: it registers the app and writes the secret) goes without.
+  const secret = env.WEBHOOK_SECRET?.trim();
+  if (env.APP_ID?.trim() && (!secret || secret === 'development')) {
+    throw new Error("WEBHOOK_SECRET is not set: set it to the GitHub App's webhook secret (Probot's development secret is never accepted)");
   }
   return { agentUrl, token: env.VELA_TOKEN || undefined, appSlug: env.APP_SLUG || undefined };
 }

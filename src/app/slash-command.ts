@@ -6,6 +6,7 @@ import type { VelaCommand } from './commands.ts';
 import type { AppConfig } from './config.ts';
 import type { StickyView } from './comment.ts';
 import { deleteIfPresent } from '../core/workflows/delete.ts';
+import { BranchMismatchError, checkRepo } from '../core/workflows/ownership.ts';
 import { branchTiming } from '../core/workflows/timing.ts';
 import { branchNameFor, labelsFor, withoutCredentials } from './branch-ops.ts';
 import type { PullFacts } from './branch-ops.ts';
@@ -38,6 +39,7 @@ export async function runSlashCommand(params: SlashCommandParams): Promise<Slash
   try {
     return await dispatch(params, name);
   } catch (err) {
+    if (err instanceof BranchMismatchError) return { ok: false, text: err.message };
     if (!(err instanceof AgentError)) throw err;
     if (err.status === 0) {
       return { ok: false, unreachable: true, text: 'The vela agent is unreachable right now; try again in a minute.' };
@@ -84,7 +86,7 @@ async function dispatch(params: SlashCommandParams, name: string): Promise<Slash
       return { ok: true, text: renderDiff(name, diff) };
     }
     case 'destroy': {
-      const outcome = await deleteIfPresent(agent, name);
+      const outcome = await deleteIfPresent(agent, name, { repo: params.pull.repoFullName });
       if (outcome.absent) return { ok: true, text: `\`${name}\` did not exist; nothing to do.`, sticky: { kind: 'missing', name } };
       return {
         ok: true,
@@ -100,6 +102,7 @@ async function dispatch(params: SlashCommandParams, name: string): Promise<Slash
       const parent = command.from ?? params.config.parent;
       const result = await agent.create({ name, parent, ttl: params.config.ttl, labels: labelsFor(params.pull), ifExists: 'return' });
       const branch = withoutCredentials(result.branch);
+      if (!result.created) checkRepo(branch, params.pull.repoFullName, 'reusing');
       const text = result.created
         ? `Created \`${name}\` from \`${parent}\`.`
         : `\`${name}\` already exists (parent \`${branch.parent ?? '-'}\`); \`/vela destroy\` first to recreate it.`;

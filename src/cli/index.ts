@@ -52,8 +52,8 @@ const defaultIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr
 /** Entry point of `vela-branch`: returns the exit code (0 ok, 1 error, 2 usage). */
 const APP_HELP = `Usage: vela-branch app
 
-Runs the Probot GitHub App: a branch pr-<n> per pull request, deleted on close, and /vela commands.
-Environment: APP_ID, PRIVATE_KEY (or PRIVATE_KEY_PATH), WEBHOOK_SECRET, GHE_HOST, PORT (Probot's own),
+Runs the Probot GitHub App: a branch pr-<n>-<repo>-<hash> per pull request, deleted on close, and /vela commands.
+Environment: APP_ID, PRIVATE_KEY (or PRIVATE_KEY_PATH), WEBHOOK_SECRET (required), GHE_HOST, PORT (Probot's own),
 plus VELA_AGENT_URL and VELA_TOKEN (the agent it talks to). See the README section "GitHub App".`;
 
 export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {

@@ -11,7 +11,7 @@ const base = { 'agent-url': 'https://vela.internal:7070', token: 'tok-secret-123
 describe('run context', () => {
   it('names the branch pr-<n> on pull_request and labels it with the head sha', () => {
     const ctx = prCtx();
-    expect(defaultBranchName(ctx)).toBe('pr-12');
+    expect(defaultBranchName(ctx)).toBe('pr-12-shop-d21b');
     expect(branchLabels(runOrigin(ctx))).toEqual({ repo: 'acme/shop', pr: '12', sha: 'a'.repeat(40), actor: 'ada' });
     expect(ctx.isFork).toBe(false);
     expect(ctx.runUrl).toBe('https://github.com/acme/shop/actions/runs/4567/attempts/2');
@@ -38,7 +38,7 @@ describe('readInputs', () => {
       token: 'tok-secret-123',
       oidcAudience: null,
       githubToken: null,
-      branch: 'pr-12',
+      branch: 'pr-12-shop-d21b',
       parent: null,
       ttl: null,
       envVar: 'DATABASE_URL',

@@ -15,6 +15,7 @@ interface StepResult {
   outputs: Record<string, string>;
   env: Record<string, string>;
   state: Record<string, string>;
+  summary: string;
 }
 
 /** Reads a GITHUB_OUTPUT / GITHUB_ENV / GITHUB_STATE file (`name<<delim` heredoc or `name=value` lines). */
@@ -42,7 +43,7 @@ function parseFileCommands(path: string): Record<string, string> {
 async function runStep(
   script: string,
   inputs: Record<string, string>,
-  opts: { event: object; state?: Record<string, string> },
+  opts: { event: object; state?: Record<string, string>; env?: Record<string, string> },
 ): Promise<StepResult> {
   const dir = mkdtempSync(join(tmpdir(), 'vela-step-'));
   const files = {
@@ -71,6 +72,7 @@ async function runStep(
     ...fileEnv,
     ...Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v])),
     ...Object.fromEntries(Object.entries(opts.state ?? {}).map(([k, v]) => [`STATE_${k}`, v])),
+    ...opts.env,
   };
   const child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
@@ -83,6 +85,7 @@ async function runStep(
     outputs: parseFileCommands(fileEnv.GITHUB_OUTPUT),
     env: parseFileCommands(fileEnv.GITHUB_ENV),
     state: parseFileCommands(fileEnv.GITHUB_STATE),
+    summary: readFileSync(fileEnv.GITHUB_STEP_SUMMARY, 'utf8'),
   };
 }
 
@@ -122,7 +125,7 @@ describeWithPool('action bundle end to end against a real agent', () => {
     const inputs = { 'agent-url': agent.url, token: agent.token, 'delete-on-complete': 'true' };
     const first = await runStep(join(bundle, 'main.js'), inputs, { event });
     expect(first.code, first.log).toBe(0);
-    expect(first.outputs).toMatchObject({ branch: 'pr-41', created: 'true' });
+    expect(first.outputs).toMatchObject({ branch: 'pr-41-shop-d21b', created: 'true' });
     const url = first.env.DATABASE_URL;
     expect(url).toBe(first.outputs['connection-string']);
     const password = first.outputs.password;
@@ -144,25 +147,68 @@ describeWithPool('action bundle end to end against a real agent', () => {
     // A second run (re-run, or a parallel job of the same PR) gets the same branch, not a new one.
     const second = await runStep(join(bundle, 'main.js'), inputs, { event });
     expect(second.code, second.log).toBe(0);
-    expect(second.outputs).toMatchObject({ branch: 'pr-41', created: 'false', 'connection-string': url });
+    expect(second.outputs).toMatchObject({ branch: 'pr-41-shop-d21b', created: 'false', 'connection-string': url });
     expect(psql([url, '-c', "SELECT to_regclass('e2e_marker') IS NOT NULL"])).toBe('t');
 
     // The second run's post step must keep the branch: it did not create it.
     const secondPost = await runStep(join(bundle, 'post.js'), inputs, { event, state: second.state });
     expect(secondPost.code, secondPost.log).toBe(0);
     const client = new AgentClient({ url: agent.url, token: agent.token });
-    expect((await client.get('pr-41')).name).toBe('pr-41');
+    expect((await client.get('pr-41-shop-d21b')).name).toBe('pr-41-shop-d21b');
 
     // The first run's post step deletes what it created.
     const firstPost = await runStep(join(bundle, 'post.js'), inputs, { event, state: first.state });
     expect(firstPost.code, firstPost.log).toBe(0);
-    expect(firstPost.log).toContain('deleted branch pr-41');
-    await expect(client.get('pr-41')).rejects.toMatchObject({ status: 404 });
+    expect(firstPost.log).toContain('deleted branch pr-41-shop-d21b');
+    await expect(client.get('pr-41-shop-d21b')).rejects.toMatchObject({ status: 404 });
 
     const secrets = [password, encodeURIComponent(password), url, agent.token];
     for (const step of [first, second, secondPost, firstPost]) expect(leakedLines(step.log, secrets)).toEqual([]);
     expect(first.log).toContain(`::add-mask::${password}`);
     if (process.env.VELA_E2E_SHOW_LOGS) console.log(first.log, second.log, secondPost.log, firstPost.log);
+  });
+
+  it('two repositories with PR 41 get two branches; a report of test output echoing DATABASE_URL shows no credential', async () => {
+    const inputs = { 'agent-url': agent.url, token: agent.token };
+    const otherEvent = structuredClone(event);
+    otherEvent.pull_request.head.repo.full_name = 'other/shop';
+    otherEvent.pull_request.base.repo.full_name = 'other/shop';
+    const acme = await runStep(join(bundle, 'main.js'), inputs, { event });
+    const other = await runStep(join(bundle, 'main.js'), inputs, { event: otherEvent, env: { GITHUB_REPOSITORY: 'other/shop' } });
+    expect(acme.code, acme.log).toBe(0);
+    expect(other.code, other.log).toBe(0);
+    expect(acme.outputs).toMatchObject({ branch: 'pr-41-shop-d21b', created: 'true' });
+    expect(other.outputs).toMatchObject({ branch: 'pr-41-shop-758b', created: 'true' });
+    const client = new AgentClient({ url: agent.url, token: agent.token });
+    expect((await client.get('pr-41-shop-d21b')).labels.repo).toBe('acme/shop');
+    expect((await client.get('pr-41-shop-758b')).labels.repo).toBe('other/shop');
+    psql([acme.env.DATABASE_URL, '-c', 'CREATE TABLE only_in_acme (id int)']);
+    expect(psql([other.env.DATABASE_URL, '-c', "SELECT to_regclass('only_in_acme') IS NULL"])).toBe('t');
+
+    // A later step's JUnit output prints the connection string, the password and its encoded form.
+    const { password } = acme.outputs;
+    const url = acme.env.DATABASE_URL;
+    const reports = mkdtempSync(join(tmpdir(), 'vela-e2e-junit-'));
+    writeFileSync(
+      join(reports, 'junit.xml'),
+      `<testsuite name="db" tests="2" failures="1"><testcase name="ok"/><testcase name="migrates">` +
+        `<failure message="could not connect to ${url}">DATABASE_URL=${url}\nPGPASSWORD=${password}\n` +
+        `encoded ${encodeURIComponent(password)}</failure></testcase></testsuite>`,
+    );
+    const report = await runStep(
+      join(bundle, 'main.js'),
+      { ...inputs, command: 'report', junit: `${reports}/*.xml`, comment: 'false' },
+      { event, env: { DATABASE_URL: url, PGPASSWORD: password } },
+    );
+    expect(report.code, report.log).toBe(0);
+    expect(report.summary).toContain('1 test failed out of 2');
+    expect(report.summary).toContain('could not connect to ***');
+    for (const secret of [password, encodeURIComponent(password), url]) {
+      expect(report.summary).not.toContain(secret);
+      expect(leakedLines(report.log, [secret])).toEqual([]);
+    }
+
+    for (const name of ['pr-41-shop-d21b', 'pr-41-shop-758b']) await client.delete(name);
   });
 
   it('fails cleanly with a wrong token and prints nothing secret', async () => {

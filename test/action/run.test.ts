@@ -50,38 +50,38 @@ describe('command ensure (default)', () => {
   it('creates pr-<n>, sets outputs and PG* env, saves state, masks first', async () => {
     const fake = await runWith({});
     expect(fake.failed).toEqual([]);
-    const password = agent.passwordOf('pr-12');
+    const password = agent.passwordOf('pr-12-shop-d21b');
     const encoded = encodeURIComponent(password);
     expect(encoded).not.toBe(password);
-    const uri = `postgresql://u_pr_12:${encoded}@127.0.0.1:${agent.branches.get('pr-12')!.port}/app`;
+    const uri = `postgresql://u_pr_12_shop_d21b:${encoded}@127.0.0.1:${agent.branches.get('pr-12-shop-d21b')!.port}/app`;
     expect(fake.outputs).toMatchObject({
-      branch: 'pr-12',
+      branch: 'pr-12-shop-d21b',
       created: 'true',
       'connection-string': uri,
       host: '127.0.0.1',
       database: 'app',
-      user: 'u_pr_12',
+      user: 'u_pr_12_shop_d21b',
       password,
       skipped: 'false',
     });
     expect(fake.exported).toEqual({
       DATABASE_URL: uri,
       PGHOST: '127.0.0.1',
-      PGPORT: String(agent.branches.get('pr-12')!.port),
-      PGUSER: 'u_pr_12',
+      PGPORT: String(agent.branches.get('pr-12-shop-d21b')!.port),
+      PGUSER: 'u_pr_12_shop_d21b',
       PGPASSWORD: password,
       PGDATABASE: 'app',
     });
-    expect(fake.state).toEqual({ [STATE.branch]: 'pr-12', [STATE.created]: 'true' });
+    expect(fake.state).toEqual({ [STATE.branch]: 'pr-12-shop-d21b', [STATE.created]: 'true' });
     expectMaskedFirst(fake, [password, encoded, uri, TOKEN]);
     const create = agent.requests.find((r) => r.method === 'POST');
     expect(create?.authorization).toBe(`Bearer ${TOKEN}`);
     expect(create?.body).toEqual({
-      name: 'pr-12',
+      name: 'pr-12-shop-d21b',
       labels: { repo: 'acme/shop', pr: '12', sha: 'a'.repeat(40), actor: 'ada' },
       ifExists: 'return',
     });
-    expect(fake.logText()).toContain('Branch pr-12 created from main');
+    expect(fake.logText()).toContain('Branch pr-12-shop-d21b created from main');
   });
 
   it('returns the same branch with created=false on a re-run', async () => {
@@ -118,16 +118,41 @@ describe('command ensure (default)', () => {
   });
 
   it('starts a stopped branch before handing it out', async () => {
-    agent.seed('pr-12', { state: 'stopped' });
+    agent.seed('pr-12-shop-d21b', { state: 'stopped' });
     const fake = await runWith({});
     expect(fake.outputs.created).toBe('false');
-    expect(agent.requests.map((r) => `${r.method} ${r.path}`)).toContain('POST /v1/branches/pr-12/start');
+    expect(agent.requests.map((r) => `${r.method} ${r.path}`)).toContain('POST /v1/branches/pr-12-shop-d21b/start');
   });
 
   it('fails with the agent’s message when the token is wrong, without leaking it', async () => {
     const fake = await runWith({ token: 'wrong-token-abcdef' });
     expect(fake.failed).toEqual(['missing or unknown token']);
     expect(fake.secrets).toContain('wrong-token-abcdef');
+  });
+});
+
+describe('ensure refuses a branch that is not the one asked for', () => {
+  it('an existing branch with another parent: a clear failure, nothing exported', async () => {
+    agent.seed('main-masked', { parent: 'main' });
+    agent.seed('pr-12-shop-d21b', { parent: 'main', labels: { repo: 'acme/shop' } });
+    const fake = await runWith({ parent: 'main-masked' });
+    expect(fake.failed).toEqual([
+      'branch pr-12-shop-d21b already exists with parent main, not main-masked: delete it to recreate it from main-masked, or ask for parent main',
+    ]);
+    expect(fake.exported).toEqual({});
+    expect(fake.outputs).not.toHaveProperty('connection-string');
+  });
+
+  it("another repository's branch of that name: neither reused, relabelled nor deleted", async () => {
+    agent.seed('shared-db', { labels: { repo: 'other/shop', pr: '12' } });
+    const fake = await runWith({ branch: 'shared-db' });
+    expect(fake.failed).toEqual([
+      'branch shared-db belongs to repository other/shop, not acme/shop: not reusing it; pick another branch name',
+    ]);
+    const deleting = await runWith({ command: 'delete', branch: 'shared-db' });
+    expect(deleting.failed[0]).toContain('not deleting it');
+    expect(agent.branches.get('shared-db')!.labels).toEqual({ repo: 'other/shop', pr: '12' });
+    expect(agent.countCalls('PATCH') + agent.countCalls('DELETE')).toBe(0);
   });
 });
 
@@ -142,11 +167,11 @@ describe('command create', () => {
 
 describe('commands delete, reset, rebase', () => {
   it('delete removes the branch and is idempotent', async () => {
-    agent.seed('pr-12');
+    agent.seed('pr-12-shop-d21b');
     const fake = await runWith({ command: 'delete' });
     expect(fake.failed).toEqual([]);
-    expect(agent.branches.has('pr-12')).toBe(false);
-    expect(fake.logText()).toContain('Deleted pr-12');
+    expect(agent.branches.has('pr-12-shop-d21b')).toBe(false);
+    expect(fake.logText()).toContain('Deleted pr-12-shop-d21b');
     const again = await runWith({ command: 'delete' });
     expect(again.failed).toEqual([]);
     expect(again.logText()).toContain('does not exist');
@@ -218,7 +243,7 @@ describe('fork pull requests and Dependabot', () => {
     expect(fake.failed).toEqual([]);
     expect(fake.calls.filter((c) => c.fn === 'notice')).toHaveLength(1);
     expect(fake.logText()).toMatch(/vela-branch skipped: .*(fork|Dependabot)/);
-    expect(fake.outputs).toEqual({ branch: 'pr-12', skipped: 'true' });
+    expect(fake.outputs).toEqual({ branch: 'pr-12-shop-d21b', skipped: 'true' });
     expect(fake.exported).toEqual({});
     expect(agent.requests).toEqual([]);
   });
@@ -250,7 +275,7 @@ describe('command report', () => {
   const API = 'https://api.github.com';
 
   it('on a PR: sticky comment created, same text in the job summary, branch age from the agent', async () => {
-    agent.seed('pr-12');
+    agent.seed('pr-12-shop-d21b');
     const dir = reportDir();
     let body = '';
     nock(API)
@@ -270,11 +295,58 @@ describe('command report', () => {
     expect(fake.failed).toEqual([]);
     expect(body.startsWith('<!-- vela-branch:report:test -->')).toBe(true);
     expect(body).toContain('| 8 | 4 (1 errors) | 3 | 15 |');
-    expect(body).toContain('Database branch `pr-12`, created 1h ago');
+    expect(body).toContain('Database branch `pr-12-shop-d21b`, created 1h ago');
     expect(fake.summary).toEqual([`${body}\n`]);
     expect(fake.logText()).toContain('PR comment created: https://github.com/acme/shop/pull/12#issuecomment-99');
     expect(fake.logText()).toMatch(/not a JUnit report, skipped: .*coverage\.xml/);
     expect(fake.secrets).toEqual(expect.arrayContaining(['ghs_abc123456', TOKEN]));
+  });
+
+  it('strips the branch password, the URI, their URL-encoded forms and any postgres URL credentials from every excerpt', async () => {
+    agent.seed('pr-12-shop-d21b');
+    const conn = agent.branches.get('pr-12-shop-d21b')!.connection!;
+    const encoded = encodeURIComponent(conn.password);
+    const dir = mkdtempSync(join(tmpdir(), 'vela-junit-'));
+    writeFileSync(
+      join(dir, 'leaky.xml'),
+      `<testsuite name="db" tests="1" failures="1"><testcase classname="db" name="connects to ${conn.uri}">` +
+        `<failure message="DATABASE_URL=${conn.uri} refused">password ${conn.password} (encoded ${encoded})\n` +
+        `other: postgres://admin:hunter2@10.0.0.5/prod and host=db password=s3cr3t user=x</failure></testcase></testsuite>`,
+    );
+    let body = '';
+    nock(API)
+      .get('/user')
+      .reply(403, {})
+      .get('/repos/acme/shop/issues/12/comments')
+      .query(true)
+      .reply(200, [])
+      .post('/repos/acme/shop/issues/12/comments', (b: { body: string }) => ((body = b.body), true))
+      .reply(201, { id: 7, html_url: 'https://github.com/acme/shop/pull/12#issuecomment-7' });
+    const fake = await runWith({ command: 'report', junit: `${dir}/*.xml`, 'github-token': 'ghs_abc123456' });
+    expect(fake.failed).toEqual([]);
+    expect(body).toContain('1 test failed');
+    for (const text of [body, fake.summary.join('')]) {
+      for (const secret of [conn.password, encoded, conn.uri, 'hunter2', 's3cr3t']) expect(text).not.toContain(secret);
+    }
+    expect(body).toContain('postgres://admin:***@10.0.0.5/prod');
+    expect(body).toContain('password=***');
+  });
+
+  it('also strips what an earlier step exported (DATABASE_URL, PGPASSWORD) when the agent is not asked', async () => {
+    const password = 'exp0rted-p@ss/word';
+    const uri = `postgresql://u_x:${encodeURIComponent(password)}@db.internal:5432/app`;
+    const dir = mkdtempSync(join(tmpdir(), 'vela-junit-'));
+    writeFileSync(
+      join(dir, 'leaky.xml'),
+      `<testsuite name="db" tests="1" failures="1"><testcase name="t"><failure>url ${uri}; raw ${password}</failure></testcase></testsuite>`,
+    );
+    const env = { ...githubEnv('push'), DATABASE_URL: uri, PGPASSWORD: password };
+    const fake = await runWith({ command: 'report', junit: `${dir}/*.xml`, 'agent-url': '', token: '' }, env);
+    expect(fake.failed).toEqual([]);
+    expect(fake.summary[0]).toContain('1 test failed');
+    expect(fake.summary[0]).not.toContain(password);
+    expect(fake.summary[0]).not.toContain(encodeURIComponent(password));
+    expect(agent.requests).toEqual([]);
   });
 
   it('on a re-run: updates the same comment instead of adding one', async () => {

@@ -4,7 +4,7 @@ import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHarness, checkMocksUsed } from './helpers/harness.ts';
 import { lockDownNetwork } from '../helpers/github-mocks.ts';
-import { event, PR_NUMBER, pullRequestPayload } from './helpers/payloads.ts';
+import { event, pullRequestPayload } from './helpers/payloads.ts';
 import { API, OWNER, REPO } from './helpers/fake-github.ts';
 import { FAKE_PASSWORD_PREFIX } from '../helpers/fake-agent.ts';
 
@@ -35,7 +35,7 @@ describe('optional check run vela/branch (checkRun: true)', () => {
       await h.tasks.idle();
       expect(seen.runs).toHaveLength(1);
       expect(seen.runs[0]).toMatchObject({ name: 'vela/branch', head_sha: HEAD_SHA, status: 'completed', conclusion: 'success' });
-      expect(JSON.stringify(seen.runs[0])).toContain(`pr-${PR_NUMBER}`);
+      expect(JSON.stringify(seen.runs[0])).toContain('pr-2-hello-world-4d96');
       expect(JSON.stringify(seen.runs[0])).not.toContain(FAKE_PASSWORD_PREFIX);
       expect(h.errors).toEqual([]);
     } finally {

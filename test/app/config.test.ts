@@ -5,7 +5,17 @@ describe('parseAppConfig', () => {
   it('no file → every default', () => {
     expect(parseAppConfig(null)).toEqual({
       ok: true,
-      config: { parent: 'main', ttl: '7d', auto: true, drafts: false, labels: [], keepOnClose: false, commands: true, checkRun: false },
+      config: {
+        parent: 'main',
+        ttl: '7d',
+        auto: true,
+        drafts: false,
+        labels: [],
+        keepOnClose: false,
+        commands: true,
+        forks: false,
+        checkRun: false,
+      },
     });
   });
 

@@ -19,12 +19,12 @@ describe('/vela slash-commands', () => {
     await closeAndCheck(h);
   });
 
-  /** Opens the PR so pr-2 and its sticky comment exist. */
+  /** Opens the PR so pr-2-hello-world-4d96 and its sticky comment exist. */
   async function openPr(config: string | null = null) {
     h.github.mockInstallationToken().mockApp().mockConfig(config).mockComments();
     await h.probot.receive(event('pull_request', pullRequestPayload('opened')));
     await h.tasks.idle();
-    expect(h.agent.prBranches()).toEqual(['pr-2']);
+    expect(h.agent.prBranches()).toEqual(['pr-2-hello-world-4d96']);
   }
 
   it('a user with write access runs /vela reset: 👀, the reset, a reply, 🚀, the sticky comment refreshed', async () => {
@@ -33,7 +33,7 @@ describe('/vela slash-commands', () => {
     await h.probot.receive(event('issue_comment', commentPayload('/vela reset\nplease, the seed data changed')));
     await h.tasks.idle();
 
-    expect(h.agent.countCalls('POST /v1/branches/pr-2/reset')).toBe(1);
+    expect(h.agent.countCalls('POST /v1/branches/pr-2-hello-world-4d96/reset')).toBe(1);
     expect(h.github.permissionChecks).toEqual([USER]);
     expect(h.github.reactions).toEqual([
       { commentId: COMMENT_ID, content: 'eyes' },
@@ -42,7 +42,7 @@ describe('/vela slash-commands', () => {
     const replies = h.github.replies(PR_NUMBER);
     expect(replies).toHaveLength(1);
     expect(replies[0].body).toBe(
-      '> /vela reset\n\n@Codertocat ✅ Reset `pr-2` to the current state of `main` in 1s. Connection strings stay valid.',
+      '> /vela reset\n\n@Codertocat ✅ Reset `pr-2-hello-world-4d96` to the current state of `main` in 1s. Connection strings stay valid.',
     );
     expect(h.github.stickyComments(PR_NUMBER)).toHaveLength(1);
   });
@@ -53,7 +53,7 @@ describe('/vela slash-commands', () => {
     await h.probot.receive(event('issue_comment', commentPayload('/vela extend 2d')));
     await h.tasks.idle();
 
-    const branch = h.agent.branches.get('pr-2')!;
+    const branch = h.agent.branches.get('pr-2-hello-world-4d96')!;
     expect(Date.parse(branch.expiresAt!) - NOW.getTime()).toBe(2 * 86_400_000);
     expect(h.github.replies(PR_NUMBER)[0].body).toContain('expires in 2d');
     expect(h.github.stickyComments(PR_NUMBER)[0].body).toContain('| TTL | expires in 2d');
@@ -67,7 +67,7 @@ describe('/vela slash-commands', () => {
     await h.tasks.idle();
 
     expect(h.agent.calls.length).toBe(callsBefore);
-    expect(h.agent.prBranches()).toEqual(['pr-2']);
+    expect(h.agent.prBranches()).toEqual(['pr-2-hello-world-4d96']);
     expect(h.github.replies(PR_NUMBER)[0].body).toContain('❌ Only collaborators with write, maintain or admin access');
     expect(h.github.reactions.map((r) => r.content)).toEqual(['eyes', 'confused']);
   });
@@ -77,7 +77,7 @@ describe('/vela slash-commands', () => {
     h.github.mockReactions().mockPermission(USER, 'triage');
     await h.probot.receive(event('issue_comment', commentPayload('/vela reset')));
     await h.tasks.idle();
-    expect(h.agent.countCalls('POST /v1/branches/pr-2/reset')).toBe(0);
+    expect(h.agent.countCalls('POST /v1/branches/pr-2-hello-world-4d96/reset')).toBe(0);
     expect(h.github.replies(PR_NUMBER)).toHaveLength(1);
   });
 
@@ -91,7 +91,7 @@ describe('/vela slash-commands', () => {
   });
 
   it("the app's own reply quoting /vela reset does nothing, nor does its own comment starting with the command", async () => {
-    const ownReply = '> /vela reset\n\n@Codertocat ✅ Reset `pr-2` to the current state of `main`.';
+    const ownReply = '> /vela reset\n\n@Codertocat ✅ Reset `pr-2-hello-world-4d96` to the current state of `main`.';
     await h.probot.receive(event('issue_comment', commentPayload(ownReply, { login: BOT_LOGIN, type: 'Bot' })));
     await h.probot.receive(event('issue_comment', commentPayload('/vela reset', { login: BOT_LOGIN, type: 'Bot' })));
     await h.tasks.idle();
@@ -128,8 +128,8 @@ describe('/vela slash-commands', () => {
     h.github.mockInstallationToken().mockApp().mockConfig(null).mockReactions().mockComments({ edit: false }).mockPermission(USER, 'admin');
     await h.probot.receive(event('issue_comment', commentPayload('/vela status')));
     await h.tasks.idle();
-    expect(h.github.replies(PR_NUMBER)[0].body).toContain('❌ This PR has no branch `pr-2`. Comment `/vela create`');
-    expect(h.github.stickyComments(PR_NUMBER)[0].body).toContain('`pr-2`: none');
+    expect(h.github.replies(PR_NUMBER)[0].body).toContain('❌ This PR has no branch `pr-2-hello-world-4d96`. Comment `/vela create`');
+    expect(h.github.stickyComments(PR_NUMBER)[0].body).toContain('`pr-2-hello-world-4d96`: none');
   });
 
   it('/vela create --from P creates the branch from that parent (even with auto off)', async () => {
@@ -146,9 +146,9 @@ describe('/vela slash-commands', () => {
 
     await h.probot.receive(event('issue_comment', commentPayload('/vela create --from main')));
     await h.tasks.idle();
-    expect(h.agent.prBranches()).toEqual(['pr-2']);
-    expect(h.agent.branches.get('pr-2')!.parent).toBe('main');
-    expect(h.github.replies(PR_NUMBER)[0].body).toContain('✅ Created `pr-2` from `main`.');
+    expect(h.agent.prBranches()).toEqual(['pr-2-hello-world-4d96']);
+    expect(h.agent.branches.get('pr-2-hello-world-4d96')!.parent).toBe('main');
+    expect(h.github.replies(PR_NUMBER)[0].body).toContain('✅ Created `pr-2-hello-world-4d96` from `main`.');
     const sticky = h.github.stickyComments(PR_NUMBER);
     expect(sticky).toHaveLength(1);
     expect(sticky[0].body).not.toContain(FAKE_PASSWORD_PREFIX);

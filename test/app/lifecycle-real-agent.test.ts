@@ -38,15 +38,15 @@ describeWithPool('the app with a real agent', () => {
       expect((await web.deliver('pull_request', pullRequestPayload('opened'), id)).status).toBe(200);
       expect((await web.deliver('pull_request', pullRequestPayload('opened'), id)).status).toBe(200);
       await h.tasks.idle();
-      expect(await prNames()).toEqual(['pr-2']);
+      expect(await prNames()).toEqual(['pr-2-hello-world-4d96']);
       expect(h.github.comments).toHaveLength(1);
-      expect(h.github.comments[0].body).toContain('Database branch `pr-2`: ready');
+      expect(h.github.comments[0].body).toContain('Database branch `pr-2-hello-world-4d96`: ready');
 
       expect((await web.deliver('pull_request', pullRequestPayload('closed'))).status).toBe(200);
       await h.tasks.idle();
       expect(await prNames()).toEqual([]);
       expect(h.github.comments).toHaveLength(1);
-      expect(h.github.comments[0].body).toContain('Database branch `pr-2`: destroyed');
+      expect(h.github.comments[0].body).toContain('Database branch `pr-2-hello-world-4d96`: destroyed');
     } finally {
       await web.close();
     }
@@ -58,22 +58,38 @@ describeWithPool('the app with a real agent', () => {
     h.github.mockInstallationToken().mockApp().mockConfig(null).mockComments();
     await h.probot.receive(event('pull_request', pullRequestPayload('opened')));
     await h.tasks.idle();
-    const before = (await h.client.get('pr-2')).connection!;
+    const before = (await h.client.get('pr-2-hello-world-4d96')).connection!;
     expect(await selectOne(before.uri)).toBe(1);
 
-    expect((await h.client.stop('pr-2')).state).toBe('stopped');
+    expect((await h.client.stop('pr-2-hello-world-4d96')).state).toBe('stopped');
     await expect(selectOne(before.uri)).rejects.toThrow();
     await h.probot.receive(event('pull_request', pullRequestPayload('synchronize', { sha: 'f'.repeat(40) })));
     await h.tasks.idle();
 
-    const after = await h.client.get('pr-2');
+    const after = await h.client.get('pr-2-hello-world-4d96');
     expect(after.state).toBe('ready');
     expect(after.labels.sha).toBe('f'.repeat(40));
     expect(after.connection!.uri).toBe(before.uri);
     expect(await selectOne(before.uri)).toBe(1);
     expect(h.github.comments).toHaveLength(1);
-    expect(h.github.comments[0].body).toContain('Database branch `pr-2`: ready');
-    await h.client.delete('pr-2');
+    expect(h.github.comments[0].body).toContain('Database branch `pr-2-hello-world-4d96`: ready');
+    await h.client.delete('pr-2-hello-world-4d96');
+  });
+
+  it("a branch of the PR's name labelled with another repository: not reused, relabelled or deleted", async () => {
+    lockDownNetwork();
+    h = await startHarness({ agentUrl: agent.url, agentToken: agent.token });
+    const name = 'pr-2-hello-world-4d96';
+    await h.client.create({ name, labels: { repo: 'someone/else', pr: '2' } });
+    h.github.mockInstallationToken().mockApp().mockConfig(null).mockComments();
+    await h.probot.receive(event('pull_request', pullRequestPayload('opened')));
+    await h.tasks.idle();
+    expect(h.github.comments[0].body).toContain(`Database branch \`${name}\`: not usable`);
+    await h.probot.receive(event('pull_request', pullRequestPayload('closed')));
+    await h.tasks.idle();
+    expect((await h.client.get(name)).labels).toEqual({ repo: 'someone/else', pr: '2' });
+    expect(h.github.comments[0].body).toContain('belongs to repository someone/else, not Codertocat/Hello-World: not deleting it');
+    await h.client.delete(name);
   });
 
   it('scripted lifecycle: open ×2, push to a stopped branch, /vela reset, /vela extend 2d, close: no branch left, one sticky comment', async () => {

@@ -23,8 +23,8 @@ describe('pull_request events', () => {
     await h.probot.receive(event('pull_request', pullRequestPayload('opened')));
     await h.tasks.idle();
 
-    expect(h.agent.prBranches()).toEqual([`pr-${PR_NUMBER}`]);
-    const branch = h.agent.branches.get(`pr-${PR_NUMBER}`)!;
+    expect(h.agent.prBranches()).toEqual(['pr-2-hello-world-4d96']);
+    const branch = h.agent.branches.get('pr-2-hello-world-4d96')!;
     expect(branch.parent).toBe('main');
     expect(branch.labels).toEqual({
       repo: 'Codertocat/Hello-World',
@@ -39,11 +39,11 @@ describe('pull_request events', () => {
     expect(h.github.comments).toHaveLength(1);
     expect(h.github.commentWrites).toBe(2); // "creating" first, then edited in place once ready
     const body = sticky[0].body;
-    expect(body).toContain('Database branch `pr-2`: ready');
+    expect(body).toContain('Database branch `pr-2-hello-world-4d96`: ready');
     expect(body).toContain(`| Port | \`${branch.port}\` |`);
-    expect(body).toContain('| User | `u_pr_2` |');
+    expect(body).toContain('| User | `u_pr_2_hello_world_4d96` |');
     expect(body).toContain('| TTL | expires in 3d');
-    expect(body).toContain('vela-branch url pr-2');
+    expect(body).toContain('vela-branch url pr-2-hello-world-4d96');
     expect(body).not.toContain(FAKE_PASSWORD_PREFIX);
   });
 
@@ -55,7 +55,7 @@ describe('pull_request events', () => {
     await h.tasks.idle();
 
     expect(h.agent.countCalls('POST /v1/branches')).toBe(1);
-    expect(h.agent.prBranches()).toEqual(['pr-2']);
+    expect(h.agent.prBranches()).toEqual(['pr-2-hello-world-4d96']);
     expect(h.github.comments).toHaveLength(1);
   });
 
@@ -67,10 +67,10 @@ describe('pull_request events', () => {
     ]);
     await h.tasks.idle();
 
-    expect(h.agent.prBranches()).toEqual(['pr-2']);
+    expect(h.agent.prBranches()).toEqual(['pr-2-hello-world-4d96']);
     expect(h.github.stickyComments(PR_NUMBER)).toHaveLength(1);
     expect(h.github.comments).toHaveLength(1);
-    expect(h.agent.branches.get('pr-2')!.labels.sha).toBe('b'.repeat(40));
+    expect(h.agent.branches.get('pr-2-hello-world-4d96')!.labels.sha).toBe('b'.repeat(40));
   });
 
   it('synchronize on an existing branch: updates the sha label and edits the same comment', async () => {
@@ -83,8 +83,8 @@ describe('pull_request events', () => {
 
     expect(h.github.comments.map((c) => c.id)).toEqual([firstId]);
     expect(h.github.comments[0].body).toContain('for ccccccc');
-    expect(h.agent.branches.get('pr-2')!.labels.sha).toBe('c'.repeat(40));
-    expect(h.agent.countCalls('PATCH /v1/branches/pr-2')).toBe(1);
+    expect(h.agent.branches.get('pr-2-hello-world-4d96')!.labels.sha).toBe('c'.repeat(40));
+    expect(h.agent.countCalls('PATCH /v1/branches/pr-2-hello-world-4d96')).toBe(1);
   });
 
   it('closed: deletes the branch and says so in the same comment', async () => {
@@ -96,7 +96,7 @@ describe('pull_request events', () => {
 
     expect(h.agent.prBranches()).toEqual([]);
     expect(h.github.comments).toHaveLength(1);
-    expect(h.github.comments[0].body).toContain('Database branch `pr-2`: destroyed');
+    expect(h.github.comments[0].body).toContain('Database branch `pr-2-hello-world-4d96`: destroyed');
     expect(h.github.comments[0].body).toContain('The PR was merged');
   });
 
@@ -107,7 +107,7 @@ describe('pull_request events', () => {
     await h.probot.receive(event('pull_request', pullRequestPayload('closed')));
     await h.tasks.idle();
 
-    expect(h.agent.prBranches()).toEqual(['pr-2']);
+    expect(h.agent.prBranches()).toEqual(['pr-2-hello-world-4d96']);
     expect(h.github.comments).toHaveLength(1);
     expect(h.github.comments[0].body).toContain('kept after close');
   });
@@ -120,6 +120,40 @@ describe('pull_request events', () => {
     expect(h.github.comments).toEqual([]);
   });
 
+  it('fork PRs are skipped unless forks: true', async () => {
+    h.github.mockInstallationToken().mockApp().mockConfig(null);
+    await h.probot.receive(event('pull_request', pullRequestPayload('opened', { fork: true })));
+    await h.tasks.idle();
+    expect(h.agent.prBranches()).toEqual([]);
+    expect(h.agent.calls).toEqual([]);
+    expect(h.github.comments).toEqual([]);
+    checkMocksUsed();
+
+    lockDownNetwork(); // the installation token is cached by now
+    h.github.mockConfig('forks: true\n').mockComments();
+    await h.probot.receive(event('pull_request', pullRequestPayload('opened', { fork: true })));
+    await h.tasks.idle();
+    expect(h.agent.prBranches()).toEqual(['pr-2-hello-world-4d96']);
+    expect(h.github.comments[0].body).toContain('Database branch `pr-2-hello-world-4d96`: ready');
+  });
+
+  it('a branch of this name labelled with another repository is never reused, relabelled or deleted', async () => {
+    h.agent.seed('pr-2-hello-world-4d96', { labels: { repo: 'someone/else', pr: '2' } });
+    h.github.mockInstallationToken().mockApp().mockConfig(null).mockComments();
+    await h.probot.receive(event('pull_request', pullRequestPayload('opened')));
+    await h.tasks.idle();
+    const body = h.github.stickyComments(PR_NUMBER)[0].body;
+    expect(body).toContain('Database branch `pr-2-hello-world-4d96`: not usable');
+    expect(body).toContain('belongs to repository someone/else, not Codertocat/Hello-World');
+
+    await h.probot.receive(event('pull_request', pullRequestPayload('closed')));
+    await h.tasks.idle();
+    expect(h.agent.branches.get('pr-2-hello-world-4d96')!.labels).toEqual({ repo: 'someone/else', pr: '2' });
+    expect(h.agent.countCalls('PATCH')).toBe(0);
+    expect(h.agent.countCalls('DELETE')).toBe(0);
+    expect(h.github.stickyComments(PR_NUMBER)[0].body).toContain('not deleting it');
+  });
+
   it('labels: only PRs with a configured label get a branch, and adding the label creates it', async () => {
     h.github.mockInstallationToken().mockApp().mockConfig('labels: [needs-db]\n').mockComments();
     await h.probot.receive(event('pull_request', pullRequestPayload('opened')));
@@ -130,7 +164,7 @@ describe('pull_request events', () => {
     labeled.label = { id: 1, name: 'needs-db', color: 'ededed', default: false };
     await h.probot.receive(event('pull_request', labeled));
     await h.tasks.idle();
-    expect(h.agent.prBranches()).toEqual(['pr-2']);
+    expect(h.agent.prBranches()).toEqual(['pr-2-hello-world-4d96']);
     expect(h.github.comments).toHaveLength(1);
   });
 
@@ -178,9 +212,9 @@ describe('agent unreachable', () => {
       await h.agent.start(port);
       await h.probot.receive(opened);
       await h.tasks.idle();
-      expect(h.agent.prBranches()).toEqual(['pr-2']);
+      expect(h.agent.prBranches()).toEqual(['pr-2-hello-world-4d96']);
       expect(h.github.comments).toHaveLength(1);
-      expect(h.github.comments[0].body).toContain('Database branch `pr-2`: ready');
+      expect(h.github.comments[0].body).toContain('Database branch `pr-2-hello-world-4d96`: ready');
       expect(h.errors).toEqual([]);
     } finally {
       await h.close();

@@ -5,7 +5,7 @@ import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Server } from 'probot';
 import { readAppSettings, runApp } from '../../src/app/run.ts';
-import {} from './helpers/harness.ts';
+import { runCli } from '../cli/helpers.ts';
 import { lockDownNetwork } from '../helpers/github-mocks.ts';
 import { TEST_PRIVATE_KEY, WEBHOOK_SECRET } from './helpers/probot.ts';
 
@@ -16,11 +16,34 @@ describe('readAppSettings', () => {
   });
 
   it('reads the agent URL, token and optional slug', () => {
-    expect(readAppSettings({ VELA_AGENT_URL: 'http://agent:7070', VELA_TOKEN: 't0k', APP_SLUG: 'vela' })).toEqual({
+    expect(readAppSettings({ VELA_AGENT_URL: 'http://agent:7070', VELA_TOKEN: 't0k', APP_SLUG: 'vela', WEBHOOK_SECRET })).toEqual({
       agentUrl: 'http://agent:7070',
       token: 't0k',
       appSlug: 'vela',
     });
+  });
+
+  it("refuses to run without WEBHOOK_SECRET, or with Probot's development secret", () => {
+    const app = { VELA_AGENT_URL: 'http://agent:7070', APP_ID: '123' };
+    for (const secret of [undefined, '', '  ', 'development']) {
+      expect(() => readAppSettings({ ...app, WEBHOOK_SECRET: secret })).toThrow(
+        "WEBHOOK_SECRET is not set: set it to the GitHub App's webhook secret (Probot's development secret is never accepted)",
+      );
+    }
+    // Before registration (no APP_ID) Probot only serves its setup page, which writes the secret.
+    expect(readAppSettings({ VELA_AGENT_URL: 'http://agent:7070' }).agentUrl).toBe('http://agent:7070');
+  });
+
+  it('`vela-branch app` without WEBHOOK_SECRET exits 1 with one line and serves nothing', async () => {
+    const port = await freePort();
+    const r = await runCli(['app'], {
+      env: { APP_ID: '123', PRIVATE_KEY: TEST_PRIVATE_KEY, VELA_AGENT_URL: 'http://127.0.0.1:9', PORT: String(port) },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "vela-branch: app: WEBHOOK_SECRET is not set: set it to the GitHub App's webhook secret (Probot's development secret is never accepted)\n",
+    );
+    await expect(fetch(`http://127.0.0.1:${port}/api/github/webhooks`)).rejects.toThrow();
   });
 
   it('never puts the token in an error message', () => {

@@ -29,9 +29,9 @@ describe('the HTTP webhook endpoint', () => {
     expect(h.agent.prBranches()).toEqual([]); // answered while the clone is still running
     release();
     await h.tasks.idle();
-    expect(h.agent.prBranches()).toEqual(['pr-2']);
+    expect(h.agent.prBranches()).toEqual(['pr-2-hello-world-4d96']);
     expect(h.github.stickyComments(2)).toHaveLength(1);
-    expect(h.github.stickyComments(2)[0].body).toContain('`pr-2`: ready');
+    expect(h.github.stickyComments(2)[0].body).toContain('`pr-2-hello-world-4d96`: ready');
   });
 
   it('the same delivery posted twice (same X-GitHub-Delivery): one branch, one comment', async () => {

@@ -2,7 +2,9 @@ import type { AgentClient } from '../../core/client.ts';
 import type { GitHubClient } from '../github/octokit.ts';
 import { upsertStickyComment, type StickyCommentResult } from '../github/sticky-comment.ts';
 import { collectResults } from '../report/collect.ts';
-import type { Totals } from '../report/junit.ts';
+import type { TestCaseResult, Totals } from '../report/junit.ts';
+import type { Branch } from '../../core/types.ts';
+import { connectionSecrets, stripCredentials } from '../secrets.ts';
 import { renderReport, reportMarker } from '../report/render.ts';
 
 export interface ReportParams {
@@ -19,6 +21,8 @@ export interface ReportParams {
   readOnlyToken: boolean;
   now: Date;
   cwd?: string;
+  /** Secret values this step knows (the exported connection string and password), stripped from every excerpt. */
+  secrets: string[];
 }
 
 export interface ReportDeps {
@@ -39,14 +43,28 @@ export interface ReportResult {
   warnings: string[];
 }
 
-async function branchCreatedAt(agent: AgentClient | null, name: string, warnings: string[]): Promise<string | null> {
+/** The branch as the agent shows it: its age for the report, its credentials to strip from it. */
+async function lookUpBranch(agent: AgentClient | null, name: string, warnings: string[]): Promise<Branch | null> {
   if (!agent) return null;
   try {
-    return (await agent.get(name)).createdAt;
+    return await agent.get(name);
   } catch (err) {
     warnings.push(`could not look up branch ${name} on the agent: ${(err as Error).message}`);
     return null;
   }
+}
+
+/** Every text that came from the test run, with credentials removed (test output often prints DATABASE_URL). */
+function withoutCredentials(failures: TestCaseResult[], secrets: string[]): TestCaseResult[] {
+  const strip = (text: string) => stripCredentials(text, secrets);
+  return failures.map((failure) => ({
+    ...failure,
+    suite: strip(failure.suite),
+    classname: strip(failure.classname),
+    name: strip(failure.name),
+    message: strip(failure.message),
+    details: strip(failure.details),
+  }));
 }
 
 function whyNoComment(params: ReportParams, github: GitHubClient | null): string | null {
@@ -61,17 +79,19 @@ function whyNoComment(params: ReportParams, github: GitHubClient | null): string
 export async function reportResults(params: ReportParams, deps: ReportDeps): Promise<ReportResult> {
   const warnings: string[] = [];
   const collected = await collectResults(params.pattern, params.cwd);
-  for (const problem of collected.problems) warnings.push(`not a JUnit report, skipped: ${problem}`);
-  const createdAt = await branchCreatedAt(deps.agent, params.branch, warnings);
+  const branch = await lookUpBranch(deps.agent, params.branch, warnings);
+  const secrets = [...params.secrets, ...(branch?.connection ? connectionSecrets(branch.connection) : [])];
+  const problems = collected.problems.map((problem) => stripCredentials(problem, secrets));
+  for (const problem of problems) warnings.push(`not a JUnit report, skipped: ${problem}`);
   const marker = reportMarker(params.key);
   const markdown = renderReport({
     marker,
     totals: collected.totals,
-    failures: collected.failures,
+    failures: withoutCredentials(collected.failures, secrets),
     fileCount: collected.files.length - collected.problems.length,
     pattern: params.pattern,
-    problems: collected.problems,
-    branch: { name: params.branch, createdAt },
+    problems,
+    branch: { name: params.branch, createdAt: branch?.createdAt ?? null },
     run: params.run,
     maxFailures: params.maxFailures,
     now: params.now,
@@ -102,7 +122,7 @@ export async function reportResults(params: ReportParams, deps: ReportDeps): Pro
     markdown,
     totals: collected.totals,
     files: collected.files,
-    problems: collected.problems,
+    problems,
     comment,
     commentSkipped,
     warnings,

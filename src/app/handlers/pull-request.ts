@@ -5,6 +5,7 @@ import type { AppConfig } from '../config.ts';
 import { renderStickyComment } from '../comment.ts';
 import type { StickyView } from '../comment.ts';
 import { deleteIfPresent } from '../../core/workflows/delete.ts';
+import { checkRepo } from '../../core/workflows/ownership.ts';
 import { agentFailureView, branchNameFor, ensurePullBranch, isNotFound, isUnreachable, withoutCredentials } from '../branch-ops.ts';
 import type { PullFacts } from '../branch-ops.ts';
 import { pullKey } from '../sticky.ts';
@@ -31,11 +32,17 @@ function facts(context: PullRequestContext): { ref: PullRef; pull: PullFacts } {
   };
 }
 
+/** A PR whose head lives in another repository (a deleted fork has no head repository at all). */
+function isForkPull(pr: { head: { repo: { full_name: string } | null }; base: { repo: { full_name: string } } }): boolean {
+  return pr.head.repo === null || pr.head.repo.full_name.toLowerCase() !== pr.base.repo.full_name.toLowerCase();
+}
+
 /** Why this PR gets no branch from this event, or null when it should. */
 export function skipReason(context: PullRequestContext, config: AppConfig): string | null {
   const { action, pull_request: pr } = context.payload;
   if (!config.auto) return 'auto is off';
   if (pr.draft && !config.drafts) return 'draft PR';
+  if (isForkPull(pr) && !config.forks) return 'PR from a fork (set `forks: true` in .github/vela.yml to branch those)';
   const prLabels = (pr.labels ?? []).map((l) => l.name);
   if (config.labels.length > 0 && !prLabels.some((l) => config.labels.includes(l))) return 'no matching label';
   if (action === 'labeled') {
@@ -46,7 +53,7 @@ export function skipReason(context: PullRequestContext, config: AppConfig): stri
   return null;
 }
 
-/** opened / reopened / synchronize / ready_for_review (and a configured label): ensure `pr-<n>` and its comment. */
+/** opened / reopened / synchronize / ready_for_review (and a configured label): ensure the PR's branch and its comment. */
 export function onPullRequestActive(deps: AppDeps) {
   return async (context: PullRequestContext): Promise<void> => {
     const { ref, pull } = facts(context);
@@ -94,7 +101,7 @@ export function onPullRequestActive(deps: AppDeps) {
   };
 }
 
-/** closed (merged or not): destroy `pr-<n>` unless keepOnClose, and say so in the comment. */
+/** closed (merged or not): destroy the PR's branch unless keepOnClose, and say so in the comment. */
 export function onPullRequestClosed(deps: AppDeps) {
   return async (context: PullRequestContext): Promise<void> => {
     const { ref, pull } = facts(context);
@@ -113,10 +120,12 @@ export function onPullRequestClosed(deps: AppDeps) {
       let changed = false;
       try {
         if (loaded.config.keepOnClose) {
-          view = { kind: 'kept', branch: withoutCredentials(await deps.agent.get(name)) };
+          const kept = withoutCredentials(await deps.agent.get(name));
+          checkRepo(kept, pull.repoFullName, 'showing');
+          view = { kind: 'kept', branch: kept };
         } else {
           const how = context.payload.pull_request.merged ? 'merged' : 'closed';
-          changed = !(await deleteIfPresent(deps.agent, name)).absent;
+          changed = !(await deleteIfPresent(deps.agent, name, { repo: pull.repoFullName })).absent;
           view = { kind: 'destroyed', name, reason: `The PR was ${how}, so its branch was deleted.` };
         }
       } catch (err) {

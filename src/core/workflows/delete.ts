@@ -1,4 +1,5 @@
 import { AgentError, type AgentClient } from '../client.ts';
+import { checkRepo } from './ownership.ts';
 
 export interface DeleteOutcome {
   /** Branches the agent destroyed; empty when there was nothing to delete. */
@@ -7,9 +8,13 @@ export interface DeleteOutcome {
   absent: boolean;
 }
 
-/** Deletes the branch; one that is already gone counts as done. */
-export async function deleteIfPresent(client: AgentClient, name: string): Promise<DeleteOutcome> {
+/**
+ * Deletes the branch; one that is already gone counts as done. With `repo`, a branch whose `repo`
+ * label names another repository is left alone (BranchMismatchError).
+ */
+export async function deleteIfPresent(client: AgentClient, name: string, opts: { repo?: string } = {}): Promise<DeleteOutcome> {
   try {
+    if (opts.repo) checkRepo(await client.get(name), opts.repo, 'deleting');
     const res = await client.delete(name);
     return { deleted: res.deleted, absent: false };
   } catch (err) {

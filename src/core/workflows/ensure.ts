@@ -1,6 +1,7 @@
 import { AgentError, type AgentClient } from '../client.ts';
 import type { CreateBranchBody } from '../schemas.ts';
 import type { Branch } from '../types.ts';
+import { checkParent, checkRepo } from './ownership.ts';
 import { waitUntilReady, type WaitOptions } from './ready.ts';
 
 export interface BranchRequest {
@@ -40,7 +41,8 @@ function staleLabels(branch: Branch, wanted: Record<string, string>): Record<str
 
 /**
  * Get or create, then make it usable: `ifExists: "return"` makes re-runs, parallel jobs and
- * redelivered webhooks of one PR share one branch; an existing branch gets its labels brought up
+ * redelivered webhooks of one PR share one branch. An existing branch must carry this repository's
+ * `repo` label (if any) and have the requested parent (default main); it gets its labels brought up
  * to date (the head sha) and is started if stopped; the wait for `ready` is bounded.
  */
 export async function ensureBranch(client: AgentClient, params: EnsureParams): Promise<EnsureResult> {
@@ -55,6 +57,11 @@ export async function ensureBranch(client: AgentClient, params: EnsureParams): P
     if (!(err instanceof AgentError) || err.status !== 409) throw err;
     branch = await client.get(params.name);
     created = false;
+  }
+  if (!created) {
+    // Reusing another repository's branch, or one cloned from other data (main instead of main-masked), is never right.
+    checkRepo(branch, params.labels.repo, 'reusing');
+    checkParent(branch, params.parent);
   }
   const relabel = created ? null : staleLabels(branch, params.labels);
   if (relabel) branch = await client.patch(params.name, { labels: relabel });

@@ -12,7 +12,7 @@ const PUSHED_SHA = 'd'.repeat(40);
  * runs against the in-memory fake and against a real `vela-branch agent`.
  */
 export async function runPrLifecycle(h: Harness, agentNow: () => number): Promise<void> {
-  const name = `pr-${PR_NUMBER}`;
+  const name = 'pr-2-hello-world-4d96';
   const prNames = async () => (await h.client.list()).branches.map((b) => b.name).filter((n) => n.startsWith('pr-'));
   h.github.mockInstallationToken().mockApp().mockConfig(null).mockComments().mockReactions().mockPermission(USER, 'write');
 
@@ -33,18 +33,20 @@ export async function runPrLifecycle(h: Harness, agentNow: () => number): Promis
   const pushed = await h.client.get(name);
   expect(pushed.state).toBe('ready');
   expect(pushed.labels.sha).toBe(PUSHED_SHA);
-  expect(h.github.stickyComments(PR_NUMBER)[0].body).toContain('Database branch `pr-2`: ready');
+  expect(h.github.stickyComments(PR_NUMBER)[0].body).toContain('Database branch `pr-2-hello-world-4d96`: ready');
   expect(h.github.stickyComments(PR_NUMBER)[0].body).toContain(`for ${PUSHED_SHA.slice(0, 7)}`);
 
   // /vela reset
   await h.probot.receive(event('issue_comment', commentPayload('/vela reset')));
   await h.tasks.idle();
-  expect(h.github.replies(PR_NUMBER).at(-1)!.body).toMatch(/^> \/vela reset\n\n@Codertocat ✅ Reset `pr-2` to the current state of `main`/);
+  expect(h.github.replies(PR_NUMBER).at(-1)!.body).toMatch(
+    /^> \/vela reset\n\n@Codertocat ✅ Reset `pr-2-hello-world-4d96` to the current state of `main`/,
+  );
 
   // /vela extend 2d
   await h.probot.receive(event('issue_comment', commentPayload('/vela extend 2d')));
   await h.tasks.idle();
-  expect(h.github.replies(PR_NUMBER).at(-1)!.body).toMatch(/^> \/vela extend 2d\n\n@Codertocat ✅ Extended `pr-2`/);
+  expect(h.github.replies(PR_NUMBER).at(-1)!.body).toMatch(/^> \/vela extend 2d\n\n@Codertocat ✅ Extended `pr-2-hello-world-4d96`/);
   const expiresIn = Date.parse((await h.client.get(name)).expiresAt!) - agentNow();
   expect(Math.abs(expiresIn - 2 * 86_400_000)).toBeLessThan(5 * 60_000);
 
@@ -58,7 +60,7 @@ export async function runPrLifecycle(h: Harness, agentNow: () => number): Promis
   expect(sticky[0].body).toBe(
     [
       '<!-- vela-branch:app -->',
-      '### 🗑️ Database branch `pr-2`: destroyed',
+      '### 🗑️ Database branch `pr-2-hello-world-4d96`: destroyed',
       '',
       'The PR was closed, so its branch was deleted.',
       '',

@@ -13,7 +13,10 @@ const commentFixture = JSON.parse(
 export const PR_NUMBER = 2; // the PR of the examples: Codertocat/Hello-World#2
 
 /** A `pull_request` example payload (with an installation) from @octokit/webhooks-examples, deep-copied. */
-export function pullRequestPayload(action: string, patch: { sha?: string; draft?: boolean; labels?: string[]; merged?: boolean } = {}) {
+export function pullRequestPayload(
+  action: string,
+  patch: { sha?: string; draft?: boolean; labels?: string[]; merged?: boolean; fork?: boolean } = {},
+) {
   const def = definitions.find((d) => d.name === 'pull_request')!;
   const example = def.examples.find((e) => e.action === action && e.installation);
   if (!example) throw new Error(`no pull_request.${action} example with an installation`);
@@ -21,6 +24,7 @@ export function pullRequestPayload(action: string, patch: { sha?: string; draft?
   if (patch.sha) payload.pull_request.head.sha = patch.sha;
   if (patch.draft !== undefined) payload.pull_request.draft = patch.draft;
   if (patch.merged !== undefined) payload.pull_request.merged = patch.merged;
+  if (patch.fork) payload.pull_request.head.repo = { ...payload.pull_request.head.repo, full_name: 'mallory/Hello-World' };
   if (patch.labels) payload.pull_request.labels = patch.labels.map((name, i) => ({ id: i + 1, name, color: 'ededed', default: false }));
   return payload;
 }
