@@ -1,7 +1,8 @@
 import type { StorageDriver } from '../storage/driver.ts';
 import { SUPERUSER } from '../postgres/instance.ts';
 import { generatePassword } from '../postgres/scram.ts';
-import type { Provisioner, StepHook } from '../provisioner/provisioner.ts';
+import type { Prepare, Provisioner, StepHook } from '../provisioner/provisioner.ts';
+import { assertMasked, beginMaskBuild } from '../templates/masking.ts';
 import type { ReplicationLag } from '../provisioner/replication.ts';
 import { toApiError } from '../provisioner/failures.ts';
 import type { LogFn } from '../logger.ts';
@@ -74,13 +75,10 @@ export class BranchManager {
   // ---------------------------------------------------------------- create
 
   /**
-   * `prepare` runs on the started branch before it is marked ready (nobody can branch from it or
-   * get its credentials yet): how masked templates scrub their data.
+   * `prepare` runs on the started branch before TCP logins are let in and before it is marked ready
+   * (nobody can connect, branch from it or get its credentials yet): how templates are masked.
    */
-  async create(
-    req: CreateRequest,
-    hooks: { prepare?: (rec: BranchRecord) => Promise<void> } = {},
-  ): Promise<{ record: BranchRecord; created: boolean }> {
+  async create(req: CreateRequest, hooks: { prepare?: Prepare } = {}): Promise<{ record: BranchRecord; created: boolean }> {
     const problem = branchNameProblem(req.name);
     if (problem) throw badRequest(problem);
     const parentName = req.parent ?? ROOT_BRANCH;
@@ -102,6 +100,7 @@ export class BranchManager {
       if (parent.state !== 'ready' && parent.state !== 'stopped') {
         throw conflict(`parent branch ${parentName} is ${parent.state}; only a ready or stopped branch can be branched`);
       }
+      assertMasked(parent);
       await this.provisioner.assertRoom();
       const started = performance.now();
       const now = new Date();
@@ -127,8 +126,8 @@ export class BranchManager {
       try {
         await this.registry.put(rec);
         await this.step('registered', rec.name);
-        await this.provisioner.materializeOnFreePort(rec, parent, (moved) => this.registry.put(moved));
-        if (hooks.prepare) await hooks.prepare(rec);
+        await this.provisioner.materializeOnFreePort(rec, parent, (moved) => this.registry.put(moved), hooks.prepare);
+        assertMasked(rec);
         rec.state = 'ready';
         rec.timings.createMs = Math.round(performance.now() - started);
         await this.registry.put(rec);
@@ -209,11 +208,14 @@ export class BranchManager {
 
   // ---------------------------------------------------------------- reset
 
-  async reset(name: string, opts: { force?: boolean; prepare?: (rec: BranchRecord) => Promise<void> } = {}): Promise<BranchRecord> {
+  async reset(name: string, opts: { force?: boolean; prepare?: Prepare } = {}): Promise<BranchRecord> {
     return this.locks.run(name, async () => {
       const rec = this.get(name);
       if (!rec.parent) throw conflict(`branch ${name} has no parent to reset from`);
       if (rec.protected && !opts.force) throw conflict(`branch ${name} is protected: reset needs force (and an admin token)`);
+      if (rec.mask && !opts.prepare) {
+        throw conflict(`branch ${name} is a masked template: refresh rebuilds it through its masking SQL; reset cannot`);
+      }
       if (this.registry.children(name).length > 0 && this.storage.kind === 'zfs') {
         throw conflict(`branch ${name} has children; on ZFS delete them before resetting it`);
       }
@@ -222,11 +224,12 @@ export class BranchManager {
       const started = performance.now();
       rec.state = 'creating';
       rec.resetting = true;
+      if (rec.mask) beginMaskBuild(rec); // new data: a template is unmasked until its masking runs again
       await this.registry.put(rec);
       try {
         await this.provisioner.wipe(name);
-        await this.provisioner.materialize(rec, parent);
-        if (opts.prepare) await opts.prepare(rec);
+        await this.provisioner.materialize(rec, parent, opts.prepare);
+        assertMasked(rec);
         rec.state = 'ready';
         delete rec.error;
         delete rec.resetting;
@@ -317,6 +320,7 @@ export class BranchManager {
   async bringBack(rec: BranchRecord): Promise<void> {
     if (!(await this.provisioner.hasVolume(rec.name))) throw conflict(`branch ${rec.name} has no volume left; delete it`);
     try {
+      assertMasked(rec); // a template not masked for the data it holds is never served
       await this.provisioner.start(rec);
       rec.state = 'ready';
       delete rec.error;

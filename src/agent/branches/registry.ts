@@ -26,6 +26,11 @@ export interface BranchRecord {
   resetting?: boolean;
   /** The cluster's bootstrap superuser when it is not "postgres" (replicas of other clusters). */
   superuser?: string;
+  /**
+   * Masked parents (templates) only: `build` names the data this volume holds (new on every create
+   * and reset); `maskedBuild` equals it once that data's masking SQL and scrub finished.
+   */
+  mask?: { build: string; maskedBuild: string | null; error?: string };
 }
 
 export interface QuarantinedRecord {

@@ -11,7 +11,6 @@ import { generatePassword } from '../postgres/scram.ts';
 import { SUPERUSER } from '../postgres/instance.ts';
 import type { PostgresControl } from '../postgres/instance.ts';
 import type { Provisioner, StepHook } from '../provisioner/provisioner.ts';
-import { adminTarget } from '../provisioner/credentials.ts';
 import { toApiError } from '../provisioner/failures.ts';
 import { nextName, oldName, ROOT_BRANCH } from '../../core/names.ts';
 import { badRequest, conflict, VelaError } from '../../core/errors.ts';
@@ -22,18 +21,15 @@ import { cloneReplica } from '../sources/physical.ts';
 import type { BuildProgress } from '../sources/progress.ts';
 import { idleProgress } from '../sources/progress.ts';
 import { scrubCredentials } from '../log-redact.ts';
+import { rebuildTemplates } from '../templates/rebuild.ts';
+import type { Template } from '../templates/rebuild.ts';
 
 export type RootSpec =
   | { mode: 'empty'; seeds?: { name: string; sql: string }[] }
   | { mode: 'logical'; url: string; jobs?: number }
   | { mode: 'physical'; url: string };
 
-export interface Template {
-  name: string;
-  from: string;
-  /** SQL run in the template after every rebuild (masking), as { name, sql }. */
-  sql: { name: string; sql: string }[];
-}
+export type { Template };
 
 /** Written just before the swap so a crash between the renames can be finished on the next start. */
 interface SwapIntent {
@@ -364,30 +360,8 @@ export class RootBuilder {
     await this.parts.registry.put(rec);
   }
 
-  /** (Re)builds every configured template (e.g. main-masked) from its parent, running its SQL before it is ready. */
-  async rebuildTemplates(opts: { onlyMissing?: boolean } = {}): Promise<void> {
-    for (const t of this.templates) {
-      if (opts.onlyMissing && this.parts.manager.find(t.name)) continue;
-      this.progress.phase = `template ${t.name}`;
-      const prepare = async (rec: BranchRecord) => {
-        for (const step of t.sql) {
-          await this.parts.pg
-            .withClient(adminTarget(rec), (c) => c.query(step.sql), rec.database)
-            .catch((e) => {
-              throw new VelaError('template_failed', 500, `template ${t.name}: ${step.name} failed: ${(e as Error).message}`);
-            });
-        }
-      };
-      try {
-        if (this.parts.manager.find(t.name)) await this.parts.manager.reset(t.name, { force: true, prepare });
-        else await this.parts.manager.create({ name: t.name, parent: t.from }, { prepare });
-        await this.parts.manager.patch(t.name, { protected: true, labels: { template: 'true' } });
-      } catch (err) {
-        // A template whose masking failed is never ready: create removes it, reset leaves it `failed`
-        // and stopped, so nobody can branch from or connect to unmasked data.
-        this.parts.log('error', `template ${t.name} not built: ${(err as Error).message}`);
-        throw err;
-      }
-    }
+  /** (Re)builds the masked templates (templates/rebuild.ts); `onlyMissing`: those not servable now. */
+  rebuildTemplates(opts: { onlyMissing?: boolean } = {}): Promise<void> {
+    return rebuildTemplates(this.parts, this.templates, { ...opts, onPhase: (phase) => (this.progress.phase = phase) });
   }
 }

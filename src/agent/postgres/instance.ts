@@ -147,6 +147,9 @@ export class PostgresControl {
       "maintenance_work_mem = '32MB'",
       "max_wal_size = '256MB'",
       "min_wal_size = '32MB'",
+      // Old segments are deleted, not renamed for reuse: recommended on copy-on-write storage, and a
+      // recycled segment would keep old records (a masked template's old values) in its tail.
+      'wal_recycle = off',
       'max_parallel_workers_per_gather = 1',
       // A hot standby must keep these at least as high as its primary's: leave the source's values.
       ...(opts.standby

@@ -19,6 +19,9 @@ import { ROOT_BRANCH, quarantineName } from '../../core/names.ts';
 /** Test seam: runs between steps of a create so a crash can be injected at a known point. */
 export type StepHook = (step: string, name: string) => Promise<void> | void;
 
+/** Runs on a started branch before TCP logins are let in (a template's masking). */
+export type Prepare = (rec: BranchRecord) => Promise<void>;
+
 /** Called after a branch moved to another port, so the new port is persisted before anything else happens. */
 export type PortMoved = (rec: BranchRecord) => Promise<void>;
 
@@ -109,10 +112,10 @@ export class Provisioner {
    * The port was free when allocated, but anything may bind it before postgres does: then it all
    * starts again on the next free port instead of failing.
    */
-  async materializeOnFreePort(rec: BranchRecord, parent: BranchRecord, onPortMoved: PortMoved): Promise<void> {
+  async materializeOnFreePort(rec: BranchRecord, parent: BranchRecord, onPortMoved: PortMoved, prepare?: Prepare): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.materialize(rec, parent);
+        return await this.materialize(rec, parent, prepare);
       } catch (err) {
         if (!(err instanceof PortTakenError) || attempt >= PORT_ATTEMPTS) throw err;
         await this.parts.pg.stop(this.volumePath(rec.name), 'immediate').catch(() => {});
@@ -122,8 +125,11 @@ export class Provisioner {
     }
   }
 
-  /** The same on the record's own port, which it keeps (a reset: connection strings stay valid). */
-  async materialize(rec: BranchRecord, parent: BranchRecord): Promise<void> {
+  /**
+   * The same on the record's own port, which it keeps (a reset: connection strings stay valid).
+   * `prepare` runs while TCP logins are still refused.
+   */
+  async materialize(rec: BranchRecord, parent: BranchRecord, prepare?: Prepare): Promise<void> {
     const { pg, locks } = this.parts;
     await locks.run(`snap:${parent.name}`, () => snapshotBranch(this.parts, parent, rec.name));
     await this.step('snapshotted', rec.name);
@@ -133,6 +139,7 @@ export class Provisioner {
     await pg.writeHba(dir, false);
     await this.startPostgres(rec.name, dir);
     await this.step('started', rec.name);
+    if (prepare) await prepare(rec);
     await this.rotateCredentials(rec, dir);
     await this.waitForLogin(rec);
   }
