@@ -9,6 +9,7 @@ import { startSourceCluster } from '../helpers/source-cluster.ts';
 import type { SourceCluster } from '../helpers/source-cluster.ts';
 import { addPatients, grepPii, MASK_SQL } from '../helpers/pii.ts';
 import { AgentClient } from '../../src/core/client.ts';
+import { portIsFree } from '../../src/agent/postgres/ports.ts';
 
 // A second masking step that takes long enough to kill the agent inside it; mask.sql has committed by then.
 const CONFIG = 'templates:\n  - { name: main-masked, from: main, sql: [mask.sql, slow.sql] }\n';
@@ -59,7 +60,9 @@ describeWithPool('kill -9 of the agent during a template masking (real agent pro
     await writeFile(join(dataDir, 'slow.sql'), 'SELECT pg_sleep(4)');
     src = await startSourceCluster(dataDir, testPortRange().from + 90);
     pii = await addPatients(src);
-    agent = await startTestAgent({ tag: 'maskcrash', dataDir, config: CONFIG });
+    let apiPort = testPortRange().from + 95; // a port checked free: the default one may be any process' ephemeral port
+    while (!(await portIsFree(apiPort))) apiPort++;
+    agent = await startTestAgent({ tag: 'maskcrash', dataDir, config: CONFIG, apiPort });
     client = new AgentClient({ url: agent.url, token: agent.token, timeoutMs: 300_000 });
   });
 
