@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppDeps } from '../app.ts';
 import type { Principal } from '../auth/principal.ts';
-import { canRead, canWriteBranch, canCreateFrom, isAdmin } from '../auth/principal.ts';
+import { isAdmin } from '../auth/principal.ts';
+import { allowed, authorize } from '../auth/access.ts';
+import type { Action, Target } from '../auth/access.ts';
 import { createBranchBody, patchBranchBody, branchParams, deleteQuery, resetQuery } from '../../core/schemas.ts';
-import { badRequest, forbidden, VelaError } from '../../core/errors.ts';
+import { badRequest, VelaError } from '../../core/errors.ts';
 import { toBranch } from '../branches/connection.ts';
 import type { BranchRecord } from '../branches/registry.ts';
 import { parse } from './validate.ts';
@@ -34,25 +36,12 @@ function who(req: FastifyRequest): Principal {
   return req.principal!;
 }
 
-function mustRead(p: Principal): void {
-  if (!canRead(p)) throw forbidden('this token cannot read branches');
-}
-
-function mustWrite(p: Principal, name: string): void {
-  if (!canWriteBranch(p, name)) {
-    const limit = p.prefixes ? ` (it is limited to names starting with ${p.prefixes.join(', ')})` : '';
-    throw forbidden(`this token may not change branch ${name}${limit}`);
-  }
-}
-
-function mustAdminFor(p: Principal, what: string): void {
-  if (!isAdmin(p)) throw forbidden(`${what} needs an admin token`);
-}
-
 /** Branch routes: every mutation checks scope, name prefix and allowed parent before touching anything. */
 export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { manager, metrics } = deps;
-  const view = (rec: BranchRecord, p: Principal) => toBranch(rec, deps.publicHost, canWriteBranch(p, rec.name));
+  const lookup = (name: string) => manager.find(name);
+  const may = (p: Principal, action: Action, target: Target) => authorize(p, action, target, lookup);
+  const view = (rec: BranchRecord, p: Principal) => toBranch(rec, deps.publicHost, allowed(p, 'credentials', rec.name, lookup));
 
   const timed = async <T>(op: 'create' | 'reset' | 'delete', fn: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
@@ -68,7 +57,7 @@ export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise
   };
 
   app.get('/v1/branches', async (req) => {
-    mustRead(who(req));
+    may(who(req), 'list', null);
     return { branches: manager.list().map((r) => toBranch(r, deps.publicHost, false)) };
   });
 
@@ -77,10 +66,7 @@ export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise
     const body = parse(createBranchBody, req.body, 'body');
     req.auditBranch = body.name;
     const p = who(req);
-    mustWrite(p, body.name);
-    const parent = body.parent ?? 'main';
-    if (!canCreateFrom(p, parent))
-      throw forbidden(`this token may not branch from ${parent} (allowed: ${p.parents!.join(', ') || 'none'})`);
+    may(p, 'create', { name: body.name, parent: body.parent ?? 'main' });
     const { record, created } = await timed('create', () => manager.create(body));
     reply.status(created ? 201 : 200);
     return { branch: view(record, p), created };
@@ -88,7 +74,7 @@ export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise
 
   app.get('/v1/branches/:name', async (req) => {
     const { name } = parse(branchParams, req.params, 'branch name');
-    mustRead(who(req));
+    may(who(req), 'list', null);
     const rec = manager.get(name);
     const b = view(rec, who(req));
     if (rec.standby) b.replication = await manager.replicationLag(rec);
@@ -100,9 +86,7 @@ export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise
     const { name } = parse(branchParams, req.params, 'branch name');
     req.auditBranch = name;
     const body = parse(patchBranchBody, req.body, 'body');
-    mustWrite(who(req), name);
-    if (body.protected !== undefined) mustAdminFor(who(req), 'changing protection');
-    manager.get(name);
+    may(who(req), body.protected !== undefined ? 'protect' : 'patch', name);
     return view(await manager.patch(name, body), who(req));
   });
 
@@ -112,10 +96,8 @@ export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise
     req.auditBranch = name;
     const q = parse(deleteQuery, req.query, 'query');
     const p = who(req);
-    mustWrite(p, name);
-    const rec = manager.get(name);
-    if (q.force && rec.protected) mustAdminFor(p, `deleting protected branch ${name}`);
-    if (q.cascade) for (const d of descendants(manager.list(), name)) mustWrite(p, d);
+    may(p, 'delete', name);
+    if (q.cascade) for (const d of descendants(manager.list(), name)) may(p, 'delete', d);
     const deleted = await timed('delete', () => manager.delete(name, { cascade: q.cascade, force: q.force && isAdmin(p) }));
     return { deleted };
   });
@@ -127,9 +109,7 @@ export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise
     const q = parse(resetQuery, req.query, 'query');
     parse(emptyBody, req.body, 'body');
     const p = who(req);
-    mustWrite(p, name);
-    const rec = manager.get(name);
-    if (q.force && rec.protected) mustAdminFor(p, `resetting protected branch ${name}`);
+    may(p, 'reset', name);
     return view(await timed('reset', () => manager.reset(name, { force: q.force && isAdmin(p) })), p);
   });
 
@@ -139,8 +119,7 @@ export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise
       const { name } = parse(branchParams, req.params, 'branch name');
       req.auditBranch = name;
       parse(emptyBody, req.body, 'body');
-      mustWrite(who(req), name);
-      manager.get(name);
+      may(who(req), action, name);
       return view(await manager[action](name), who(req));
     });
   }
@@ -150,7 +129,7 @@ export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise
     req.auditAction = 'main.init';
     req.auditBranch = 'main';
     const body = parse(initBody, req.body, 'body');
-    mustAdminFor(who(req), 'initialising main');
+    may(who(req), 'init', null);
     const spec =
       body.mode === 'empty'
         ? { mode: 'empty' as const, seeds: body.seeds ?? [] }
@@ -163,7 +142,7 @@ export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise
   });
 
   app.get('/v1/init/progress', async (req) => {
-    mustRead(who(req));
+    may(who(req), 'list', null);
     return deps.builder.progress;
   });
 
@@ -172,7 +151,7 @@ export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise
     const { name } = parse(branchParams, req.params, 'branch name');
     req.auditBranch = name;
     parse(emptyBody, req.body, 'body');
-    mustAdminFor(who(req), 'refreshing main');
+    may(who(req), 'refresh', null);
     if (name !== 'main') throw badRequest('only main can be refreshed (other branches: reset)');
     return view(await deps.builder.refresh(), who(req));
   });
@@ -182,14 +161,14 @@ export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise
     req.auditAction = 'branch.rebase';
     const { name } = parse(branchParams, req.params, 'branch name');
     req.auditBranch = name;
-    mustWrite(who(req), name);
+    may(who(req), 'rebase', name);
     return reply
       .status(501)
       .send({ error: { code: 'not_implemented', message: 'rebase is not implemented yet; use reset to start again from the parent' } });
   });
   app.get('/v1/branches/:name/diff', async (req, reply) => {
-    parse(branchParams, req.params, 'branch name');
-    mustRead(who(req));
+    const { name } = parse(branchParams, req.params, 'branch name');
+    may(who(req), 'diff', name);
     return reply.status(501).send({ error: { code: 'not_implemented', message: 'diff is not implemented yet' } });
   });
 }
