@@ -1,4 +1,4 @@
-import { VelaError, forbidden, notFound } from '../../core/errors.ts';
+import { VelaError, conflict, forbidden, notFound } from '../../core/errors.ts';
 import type { Principal, Scope } from './principal.ts';
 
 /**
@@ -39,7 +39,7 @@ interface Rule {
 
 const RULES: Record<Action, Rule> = {
   list: { scope: 'read', reach: false, guarded: false },
-  credentials: { scope: 'write', reach: true, guarded: false },
+  credentials: { scope: 'write', reach: true, guarded: true },
   create: { scope: 'write', reach: true, guarded: false },
   patch: { scope: 'write', reach: true, guarded: true },
   protect: { scope: 'admin', reach: true, guarded: true },
@@ -87,7 +87,12 @@ function ancestryProblem(p: Principal, name: string, lineage: string[]): string 
   return `this token may not touch branch ${name}: it ${from}, and the token is limited to branches of ${p.parents.join(', ')}`;
 }
 
-export function decide(p: Principal, action: Action, target: Target, lookup: Lookup): Decision {
+/** `force`: the request asks to delete or reset a protected branch (admin only). */
+export interface AccessOptions {
+  force?: boolean;
+}
+
+export function decide(p: Principal, action: Action, target: Target, lookup: Lookup, opts: AccessOptions = {}): Decision {
   const rule = RULES[action];
   const no = (message: string): Decision => ({ ok: false, error: forbidden(message) });
   if ((RANK[p.scope] ?? 0) < RANK[rule.scope]) {
@@ -97,24 +102,30 @@ export function decide(p: Principal, action: Action, target: Target, lookup: Loo
   const name = typeof target === 'string' ? target : target.name;
   const prefix = prefixProblem(p, name);
   if (prefix) return no(prefix);
-  let lineage: string[];
-  if (typeof target === 'string') {
-    const rec = lookup(target);
-    if (!rec) return { ok: false, error: notFound(`branch ${target} does not exist`) };
-    if (rule.guarded && rec.protected && p.scope !== 'admin') {
-      return no(`branch ${name} is protected: ${action} needs an admin token`);
+  if (typeof target !== 'string') {
+    // A new branch's parent must be one of the allowed parents itself.
+    if (p.parents !== null && !p.parents.includes(target.parent)) {
+      return no(`this token may not branch from ${target.parent} (allowed: ${p.parents.join(', ')})`);
     }
-    lineage = ancestors(target, lookup);
-  } else {
-    lineage = [target.parent, ...ancestors(target.parent, lookup)];
+    return { ok: true };
   }
-  const ancestry = ancestryProblem(p, name, lineage);
-  return ancestry ? no(ancestry) : { ok: true };
+  const rec = lookup(target);
+  if (!rec) return { ok: false, error: notFound(`branch ${target} does not exist`) };
+  const ancestry = ancestryProblem(p, name, ancestors(target, lookup));
+  if (ancestry) return no(ancestry);
+  if (rule.guarded && rec.protected && p.scope !== 'admin') {
+    // Delete and reset of a protected branch answer as they always have: force first, then admin.
+    if ((action === 'delete' || action === 'reset') && !opts.force) {
+      return { ok: false, error: conflict(`branch ${name} is protected: ${action} needs force (and an admin token)`) };
+    }
+    return no(`branch ${name} is protected: ${action} needs an admin token`);
+  }
+  return { ok: true };
 }
 
-/** Throws the 403 (or 404 for a branch that does not exist) that says why; returns when allowed. */
-export function authorize(p: Principal, action: Action, target: Target, lookup: Lookup): void {
-  const d = decide(p, action, target, lookup);
+/** Throws the 403 (404 for a branch that does not exist, 409 for a protected one without force) that says why. */
+export function authorize(p: Principal, action: Action, target: Target, lookup: Lookup, opts: AccessOptions = {}): void {
+  const d = decide(p, action, target, lookup, opts);
   if (!d.ok) throw d.error;
 }
 

@@ -40,7 +40,7 @@ function who(req: FastifyRequest): Principal {
 export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   const { manager, metrics } = deps;
   const lookup = (name: string) => manager.find(name);
-  const may = (p: Principal, action: Action, target: Target) => authorize(p, action, target, lookup);
+  const may = (p: Principal, action: Action, target: Target, force = false) => authorize(p, action, target, lookup, { force });
   const view = (rec: BranchRecord, p: Principal) => toBranch(rec, deps.publicHost, allowed(p, 'credentials', rec.name, lookup));
 
   const timed = async <T>(op: 'create' | 'reset' | 'delete', fn: () => Promise<T>): Promise<T> => {
@@ -96,8 +96,8 @@ export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise
     req.auditBranch = name;
     const q = parse(deleteQuery, req.query, 'query');
     const p = who(req);
-    may(p, 'delete', name);
-    if (q.cascade) for (const d of descendants(manager.list(), name)) may(p, 'delete', d);
+    may(p, 'delete', name, q.force);
+    if (q.cascade) for (const d of descendants(manager.list(), name)) may(p, 'delete', d, q.force);
     const deleted = await timed('delete', () => manager.delete(name, { cascade: q.cascade, force: q.force && isAdmin(p) }));
     return { deleted };
   });
@@ -109,7 +109,7 @@ export async function branchRoutes(app: FastifyInstance, deps: AppDeps): Promise
     const q = parse(resetQuery, req.query, 'query');
     parse(emptyBody, req.body, 'body');
     const p = who(req);
-    may(p, 'reset', name);
+    may(p, 'reset', name, q.force);
     return view(await timed('reset', () => manager.reset(name, { force: q.force && isAdmin(p) })), p);
   });
 

@@ -82,9 +82,24 @@ describe('access: details', () => {
     };
     expect(msg('ci', 'reset', 'pr-1')).toMatch(/limited to names starting with ci-/);
     expect(msg('masked', 'reset', 'ci-2')).toMatch(/descends from main.*limited to branches of main-masked/);
-    expect(msg('masked', 'stop', 'main-masked')).toMatch(/protected/);
+    expect(msg('masked', 'stop', 'main-masked')).toMatch(/limited to branches of main-masked/);
+    expect(msg('ci', 'create', { name: 'ci-9', parent: 'ci-1' })).toMatch(/may not branch from ci-1 \(allowed: main-masked\)/);
     expect(msg('reader', 'stop', 'ci-1')).toMatch(/needs a write token; this one is read/);
     expect(msg('admin', 'stop', 'main')).toBe('');
+  });
+
+  it('protected: 403 for non-admins; delete and reset without force are 409 for everyone, as before', () => {
+    const writer: Principal = { actor: 'token:w', kind: 'token', scope: 'write', prefixes: null, parents: null };
+    const status = (p: Principal, a: Action, force = false) => {
+      const d = decide(p, a, 'main', lookup, { force });
+      return d.ok ? 'ok' : d.error.status;
+    };
+    for (const a of ['stop', 'start', 'patch', 'rebase'] as const) expect(status(writer, a)).toBe(403);
+    expect(status(writer, 'delete')).toBe(409);
+    expect(status(writer, 'reset', true)).toBe(403);
+    expect(status(principals.admin, 'delete', true)).toBe('ok');
+    expect(status(writer, 'credentials')).toBe(403);
+    expect(status(principals.admin, 'credentials')).toBe('ok');
   });
 
   it('a branch that does not exist is a 404 once the prefix allows it', () => {
