@@ -19,6 +19,7 @@ import { RootBuilder } from './branches/root-builder.ts';
 import type { Template } from './branches/root-builder.ts';
 import { Provisioner } from './provisioner/provisioner.ts';
 import type { StepHook } from './provisioner/provisioner.ts';
+import { CrashLeftovers } from './provisioner/leftovers.ts';
 import type { LogFn } from './logger.ts';
 
 export type { LogFn };
@@ -28,7 +29,6 @@ export interface EngineOptions {
   storage: StorageKind | 'auto';
   pgBin: string | null;
   pgUser: string;
-  publicHost: string;
   pgListen: string;
   ports: { from: number; to: number };
   branch: { sharedBuffers: string; maxConnections: number; workMem: string; defaultTtl: string | null };
@@ -140,7 +140,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     clientBinDirs: opts.clientBin ? [opts.clientBin] : [],
     templates: opts.templates ?? [],
   });
-  const recovery = new BranchRecovery({ registry, locks, provisioner, manager, log });
+  const recovery = new BranchRecovery({ registry, locks, provisioner, leftovers: new CrashLeftovers({ storage, pg }), manager, log });
   // The builder first: a crash mid-swap leaves staging volumes only it knows how to finish or undo.
   await registry.load();
   await builder.recover();
@@ -169,7 +169,6 @@ export function engineOptionsFromConfig(c: AgentConfig): EngineOptions {
     storage: c.storage,
     pgBin: c.pgBin,
     pgUser: c.pgUser,
-    publicHost: c.publicHost,
     pgListen: c.pgListen,
     ports: c.ports,
     branch: c.branch,

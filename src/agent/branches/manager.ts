@@ -318,7 +318,7 @@ export class BranchManager {
    * with the reason. Recovery uses it too; the caller holds the branch's lock.
    */
   async bringBack(rec: BranchRecord): Promise<void> {
-    if (!(await this.provisioner.hasVolume(rec.name))) throw conflict(`branch ${rec.name} has no volume left; delete it`);
+    if (!(await this.provisioner.volumeExists(rec.name))) throw conflict(`branch ${rec.name} has no volume left; delete it`);
     try {
       assertMasked(rec); // a template not masked for the data it holds is never served
       await this.provisioner.start(rec);

@@ -1,4 +1,5 @@
 import type { Provisioner } from '../provisioner/provisioner.ts';
+import type { CrashLeftovers } from '../provisioner/leftovers.ts';
 import type { LogFn } from '../logger.ts';
 import type { BranchManager } from './manager.ts';
 import type { Registry } from './registry.ts';
@@ -17,6 +18,7 @@ export interface RecoveryParts {
   registry: Registry;
   locks: KeyedLock;
   provisioner: Provisioner;
+  leftovers: CrashLeftovers;
   /** Restarts and redone resets go through the state machine like any other. */
   manager: BranchManager;
   log: LogFn;
@@ -35,7 +37,7 @@ export class BranchRecovery {
 
   /** Returns what was cleaned, restarted and adopted, for the log. */
   async run(): Promise<RecoveryReport> {
-    const { registry, locks, provisioner, manager, log } = this.parts;
+    const { registry, locks, provisioner, leftovers, manager, log } = this.parts;
     const out: RecoveryReport = { restarted: [], adopted: [], cleaned: [], failed: [], quarantined: [] };
     // openEngine loaded the registry once, before the root builder's own recovery ran on it.
     const records = registry.all();
@@ -48,7 +50,7 @@ export class BranchRecovery {
     }
 
     // 1. Processes working on anything we do not keep (pg_ctl and postmasters of half-made branches).
-    out.cleaned.push(...(await provisioner.killStrays(keep)));
+    out.cleaned.push(...(await leftovers.killStrays(keep)));
 
     // 2. Records of half-made or half-deleted branches. A half-done reset keeps its record (name,
     //    port, credentials) and is redone below, once its parent runs again.
@@ -70,12 +72,12 @@ export class BranchRecovery {
       }
     }
     // 3. Volumes no record claims: moved into quarantine, never deleted on a guess.
-    for (const moved of await provisioner.quarantineOrphanVolumes((v) => registry.has(v) || unreadable.has(v))) {
+    for (const moved of await leftovers.quarantineOrphanVolumes((v) => registry.has(v) || unreadable.has(v))) {
       out.quarantined.push(moved);
     }
     // 4. Socket dirs of ports nobody owns.
     //    Not while a record is unreadable: its port is unknown and its postgres may still run.
-    if (unreadable.size === 0) await provisioner.removeStraySocketDirs(registry.all().map((r) => r.port));
+    if (unreadable.size === 0) await leftovers.removeStraySocketDirs(registry.all().map((r) => r.port));
     // 5. Ready branches: adopt a running postmaster or start it again.
     for (const rec of registry.all()) {
       if (rec.state !== 'ready') continue;

@@ -31,6 +31,9 @@ export type RootSpec =
 
 export type { Template };
 
+/** The staging main has no record yet: a port it moves to only lives in `tmp`. */
+const noPersist = async (): Promise<void> => {};
+
 /** Written just before the swap so a crash between the renames can be finished on the next start. */
 interface SwapIntent {
   database: string;
@@ -196,16 +199,15 @@ export class RootBuilder {
           progress: this.progress,
         });
         await pg.ensureInclude(dir);
-        await pg.configure(dir, provisioner.settings(tmp), { standby: true });
         await pg.writeHba(dir, true);
         this.progress.phase = 'starting the standby';
-        await pg.start(staging, dir);
+        await provisioner.startOnFreePort(tmp, dir, noPersist, { standby: true });
       } else {
         this.progress.phase = 'initdb';
         await pg.initdb(dir);
-        await pg.configure(dir, provisioner.settings(tmp));
         await pg.writeHba(dir, false);
-        await pg.start(staging, dir);
+        await provisioner.startOnFreePort(tmp, dir, noPersist);
+        const port = tmp.port;
         if (plan.database !== 'postgres') {
           await pg.withClient(port, (c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(plan.database)}`));
         }
@@ -240,9 +242,11 @@ export class RootBuilder {
       await pg.stop(dir, 'immediate').catch(() => {});
       await storage.destroy(staging).catch(() => {});
       provisioner.releasePort(port);
+      provisioner.releasePort(tmp.port);
       throw err;
     }
     provisioner.releasePort(port);
+    provisioner.releasePort(tmp.port);
     return this.swap({
       database: plan.database,
       user,

@@ -1,10 +1,7 @@
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { StorageDriver } from '../storage/driver.ts';
 import type { PostgresControl, BranchSettings } from '../postgres/instance.ts';
 import type { PortAllocator } from '../postgres/ports.ts';
 import type { OsUser } from '../postgres/os-user.ts';
-import { processesUnder, volumeOf, kill, alive } from '../postgres/processes.ts';
 import type { BranchRecord, Registry } from '../branches/registry.ts';
 import type { KeyedLock } from '../branches/locks.ts';
 import type { LogFn } from '../logger.ts';
@@ -14,7 +11,6 @@ import { replicationLag } from './replication.ts';
 import type { ReplicationLag } from './replication.ts';
 import { classifyFailure, PortTakenError } from './failures.ts';
 import { insufficientStorage } from '../../core/errors.ts';
-import { ROOT_BRANCH, quarantineName } from '../../core/names.ts';
 
 /** Test seam: runs between steps of a create so a crash can be injected at a known point. */
 export type StepHook = (step: string, name: string) => Promise<void> | void;
@@ -150,18 +146,22 @@ export class Provisioner {
     const dir = await storage.createVolume(rec.name, this.parts.pgUser);
     await pg.initdb(dir);
     await pg.writeHba(dir, false);
+    await this.startOnFreePort(rec, dir, onPortMoved);
+    await this.rotateCredentials(rec, dir);
+    await this.waitForLogin(rec);
+  }
+
+  /** Configures and starts the cluster in `dir`; if its port was taken meanwhile, moves to the next free one. */
+  async startOnFreePort(rec: BranchRecord, dir: string, onPortMoved: PortMoved, opts: { standby?: boolean } = {}): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      await pg.configure(dir, this.settings(rec));
+      await this.parts.pg.configure(dir, this.settings(rec), opts);
       try {
-        await this.startPostgres(rec.name, dir);
-        break;
+        return await this.startPostgres(rec.name, dir);
       } catch (err) {
         if (!(err instanceof PortTakenError) || attempt >= PORT_ATTEMPTS) throw err;
         await this.moveToFreePort(rec, onPortMoved);
       }
     }
-    await this.rotateCredentials(rec, dir);
-    await this.waitForLogin(rec);
   }
 
   /** Gives up a port someone else bound: its socket dir goes, the next free port is recorded. */
@@ -222,7 +222,8 @@ export class Provisioner {
     await this.waitForLogin(rec);
   }
 
-  hasVolume(name: string): Promise<boolean> {
+  /** A volume of this name exists (made by someone, or kept from an unreadable record). */
+  volumeExists(name: string): Promise<boolean> {
     return this.parts.storage.exists(name);
   }
 
@@ -288,58 +289,10 @@ export class Provisioner {
     return replicationLag(this.parts.pg, rec);
   }
 
-  // ---------------------------------------------------------------- leftovers of a crash
+  // ---------------------------------------------------------------- after a crash
 
   async isRunning(name: string): Promise<boolean> {
     return (await this.parts.pg.pid(this.volumePath(name))) !== null;
-  }
-
-  /** Kills processes working on volumes not in `keep` (pg_ctl and postmasters of half-made branches). */
-  async killStrays(keep: Set<string>): Promise<string[]> {
-    const root = this.volumePath(ROOT_BRANCH).replace(/\/main$/, '');
-    const killed: string[] = [];
-    for (const proc of await processesUnder(root)) {
-      const vol = volumeOf(proc, root);
-      if (vol && keep.has(vol)) continue;
-      kill(proc.pid, 'SIGKILL');
-      killed.push(`process ${proc.pid} (${vol ?? '?'})`);
-    }
-    // Postmaster children exit once their parent is gone; wait so volumes can be deleted.
-    for (const proc of await processesUnder(root)) {
-      const vol = volumeOf(proc, root);
-      if (vol && keep.has(vol)) continue;
-      for (let i = 0; i < 100 && alive(proc.pid); i++) await new Promise((r) => setTimeout(r, 20));
-    }
-    return killed;
-  }
-
-  /**
-   * Moves volumes no branch claims into quarantine (`.quarantine-<name>-<stamp>`): never deleted on a
-   * guess, out of the way of a new branch of that name, listed by doctor. Returns old and new names.
-   */
-  async quarantineOrphanVolumes(claimed: (volume: string) => boolean, now = new Date()): Promise<string[]> {
-    const moved: string[] = [];
-    for (const vol of await this.parts.storage.list()) {
-      if (claimed(vol)) continue;
-      const to = quarantineName(vol, now);
-      await this.parts.storage.rename(vol, to);
-      moved.push(`${vol} → ${to}`);
-    }
-    return moved;
-  }
-
-  /** A volume of this name exists (made by someone, or kept from an unreadable record). */
-  volumeExists(name: string): Promise<boolean> {
-    return this.parts.storage.exists(name);
-  }
-
-  /** Removes socket dirs of ports no branch owns. */
-  async removeStraySocketDirs(owned: number[]): Promise<void> {
-    const keep = new Set(owned.map(String));
-    const root = this.parts.pg.socketRoot;
-    for (const entry of await readdir(root).catch(() => [] as string[])) {
-      if (!keep.has(entry)) await this.parts.pg.files.removeTree(join(root, entry));
-    }
   }
 
   private volumePath(name: string): string {
