@@ -57,14 +57,21 @@ export async function runSlashCommand(params: SlashCommandParams): Promise<Slash
 
 async function dispatch(params: SlashCommandParams, name: string): Promise<SlashCommandResult> {
   const { agent, command, now } = params;
+  // Commands that change or show the branch act only on this repository's (a hand-made branch of this name may not be).
+  const ownBranch = async (doing: string) => {
+    const branch = withoutCredentials(await agent.get(name));
+    checkRepo(branch, params.pull.repoFullName, doing);
+    return branch;
+  };
   switch (command.name) {
     case 'help':
       return { ok: true, text: helpText() };
     case 'status': {
-      const branch = withoutCredentials(await agent.get(name));
+      const branch = await ownBranch('showing');
       return { ok: true, text: `\`${name}\` is **${branch.state}**${ttlNote(branch, now)}.`, sticky: { kind: 'branch', branch } };
     }
     case 'reset': {
+      await ownBranch('resetting');
       const branch = withoutCredentials(await agent.reset(name));
       const took = branch.timings?.resetMs != null ? ` in ${formatDuration(branch.timings.resetMs)}` : '';
       return {
@@ -74,6 +81,7 @@ async function dispatch(params: SlashCommandParams, name: string): Promise<Slash
       };
     }
     case 'rebase': {
+      await ownBranch('rebasing');
       const branch = withoutCredentials(await agent.rebase(name));
       return {
         ok: true,
@@ -82,6 +90,7 @@ async function dispatch(params: SlashCommandParams, name: string): Promise<Slash
       };
     }
     case 'diff': {
+      await ownBranch('diffing');
       const diff = await agent.diff(name);
       return { ok: true, text: renderDiff(name, diff) };
     }
@@ -109,6 +118,7 @@ async function dispatch(params: SlashCommandParams, name: string): Promise<Slash
       return { ok: result.created || branch.parent === parent, text, sticky: { kind: 'branch', branch } };
     }
     case 'extend': {
+      await ownBranch('extending');
       const branch = withoutCredentials(await agent.patch(name, { ttl: command.ttl }));
       return {
         ok: true,

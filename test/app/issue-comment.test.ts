@@ -47,6 +47,28 @@ describe('/vela slash-commands', () => {
     expect(h.github.stickyComments(PR_NUMBER)).toHaveLength(1);
   });
 
+  it('/vela reset and /vela destroy leave a branch of this name labelled with another repository alone', async () => {
+    h.agent.seed('pr-2-hello-world-4d96', { labels: { repo: 'someone/else' } });
+    h.github
+      .mockInstallationToken()
+      .mockConfig(null)
+      .mockComments({ list: false, edit: false })
+      .mockReactions()
+      .mockPermission(USER, 'write');
+    await h.probot.receive(event('issue_comment', commentPayload('/vela reset')));
+    await h.probot.receive(event('issue_comment', commentPayload('/vela destroy')));
+    await h.tasks.idle();
+
+    const replies = h.github.replies(PR_NUMBER).map((reply) => reply.body);
+    expect(replies).toEqual([
+      '> /vela reset\n\n@Codertocat ❌ branch pr-2-hello-world-4d96 belongs to repository someone/else, not Codertocat/Hello-World: not resetting it; pick another branch name',
+      '> /vela destroy\n\n@Codertocat ❌ branch pr-2-hello-world-4d96 belongs to repository someone/else, not Codertocat/Hello-World: not deleting it; pick another branch name',
+    ]);
+    expect(h.agent.countCalls('POST /v1/branches/pr-2-hello-world-4d96/reset')).toBe(0);
+    expect(h.agent.countCalls('DELETE')).toBe(0);
+    expect(h.agent.branches.get('pr-2-hello-world-4d96')!.labels).toEqual({ repo: 'someone/else' });
+  });
+
   it('a maintainer runs /vela extend 2d: the TTL is patched', async () => {
     await openPr();
     h.github.mockReactions().mockPermission(USER, 'maintain');

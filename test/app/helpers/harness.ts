@@ -39,7 +39,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const errors: unknown[] = [];
   const tasks = new TaskTracker((err) => errors.push(err));
   const probot = testProbot();
-  const appFn = createApp({ agent: client, clock: () => NOW, tasks, appSlug: opts.appSlug, wait: { pollMs: 10, timeoutMs: 30 } });
+  const appFn = createApp({ agent: client, clock: () => NOW, tasks, appSlug: opts.appSlug, wait: { pollMs: 20, timeoutMs: 60_000 } });
   if (opts.load !== false) await probot.load(appFn);
   return {
     probot,
