@@ -6,6 +6,7 @@ import { DURATION_RULE, parseDuration } from '../core/durations.ts';
 import { BRANCH_NAME_RULE, isBranchName } from '../core/names.ts';
 import { GITHUB_ACTIONS_ISSUER, globProblem } from './auth/oidc.ts';
 import { cronProblem } from './cron.ts';
+import { parseQuota, QUOTA_RULE } from './storage/quota.ts';
 
 /**
  * The agent's configuration: one YAML file, then env, then flags (flags > env > file > defaults),
@@ -28,6 +29,14 @@ const glob = z
     const problem = globProblem(g);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
+const quota = z.union([z.string(), z.number(), z.null()]).transform((value, ctx) => {
+  const bytes = value === null ? null : parseQuota(value);
+  if (bytes === undefined) {
+    ctx.addIssue({ code: 'custom', message: `${QUOTA_RULE} (at least 16M)` });
+    return z.NEVER;
+  }
+  return bytes;
+});
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 
 export interface ListenAddress {
@@ -117,6 +126,8 @@ const schema = z.strictObject({
       maxConnections: z.number().int().min(5).max(10000).default(30),
       workMem: pgMemory.default('4MB'),
       defaultTtl: duration.nullable().default(null),
+      /** Bytes a branch may write beyond what it shares with its parent; null = no quota. */
+      quota: quota.prefault('10G'),
     })
     .prefault({}),
   pool: z

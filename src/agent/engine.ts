@@ -31,7 +31,8 @@ export interface EngineOptions {
   pgUser: string;
   pgListen: string;
   ports: { from: number; to: number };
-  branch: { sharedBuffers: string; maxConnections: number; workMem: string; defaultTtl: string | null };
+  /** `quota`: bytes each branch may write beyond its parent (null = none; applied by the storage driver). */
+  branch: { sharedBuffers: string; maxConnections: number; workMem: string; defaultTtl: string | null; quota?: number | null };
   pool: { image: string | null; sizeGiB: number };
   zfs: { dataset: string | null };
   minFreeBytes?: number;
@@ -85,6 +86,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     dataDir,
     poolImage: opts.pool.image,
     poolSizeGiB: opts.pool.sizeGiB,
+    quotaBytes: opts.branch.quota ?? null,
     zfsDataset: opts.zfs.dataset,
     runner,
     log: (level, msg) => log(level, msg),

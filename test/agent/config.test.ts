@@ -110,6 +110,22 @@ describe('loadConfig', () => {
     );
   });
 
+  it('branch.quota: 10G by default, sizes in binary units or bytes, 0/none for no quota, a clear error otherwise', async () => {
+    const quotaOf = async (yaml: string) => loadConfig({ file: await yamlFile('quota.yml', yaml), env: {}, flags: {} }).branch.quota;
+    expect(loadConfig({ env: {}, flags: {} }).branch.quota).toBe(10 * 1024 ** 3);
+    expect(await quotaOf('branch: { quota: 512M }')).toBe(512 * 1024 ** 2);
+    expect(await quotaOf('branch: { quota: 1.5GiB }')).toBe(1.5 * 1024 ** 3);
+    expect(await quotaOf('branch: { quota: 104857600 }')).toBe(104857600);
+    expect(await quotaOf('branch: { quota: none }')).toBeNull();
+    expect(await quotaOf('branch: { quota: 0 }')).toBeNull();
+    const file = await yamlFile('bad-quota.yml', 'branch: { quota: lots }');
+    expect(problems(() => loadConfig({ file, env: {}, flags: {} }))).toEqual([
+      `config ${file}: branch.quota: expected a size such as 10G, 512M or 1T (binary units), a number of bytes, or 0/none for no quota (at least 16M)`,
+    ]);
+    const tiny = await yamlFile('tiny-quota.yml', 'branch: { quota: 1M }');
+    expect(problems(() => loadConfig({ file: tiny, env: {}, flags: {} }))[0]).toMatch(/branch\.quota: .*at least 16M/);
+  });
+
   it('checks cross-field rules without echoing secrets', async () => {
     const secret = 'ci-token-0123456789abcdef';
     const file = await yamlFile(

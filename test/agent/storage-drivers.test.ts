@@ -126,6 +126,17 @@ describe('zfs driver command lines (through the runner seam; no ZFS module on th
     ]);
   });
 
+  it('with a quota, a clone gets refquota = what its snapshot references + the quota; staging volumes get none', async () => {
+    const { calls, runner } = recorder({ 'zfs get -H -p -o value referenced': '1073741824\n' });
+    const zfs = new ZfsDriver('tank/vela', '/p', runner, { quotaBytes: 10 * 1024 ** 3 });
+    await zfs.snapshot('main', 'pr-3');
+    expect(calls[1]).toMatch(/^zfs get -H -p -o value referenced tank\/vela\/main@vela-pr-3-\d+$/);
+    expect(calls[2]).toMatch(/^zfs clone -o refquota=11811160064 tank\/vela\/main@vela-pr-3-\d+ tank\/vela\/pr-3$/);
+    calls.length = 0;
+    await zfs.snapshot('main', '.next-main');
+    expect(calls[1]).toMatch(/^zfs clone tank\/vela\/main@vela-\.next-main-\d+ tank\/vela\/vela_next-main$/);
+  });
+
   it('a failed clone drops the snapshot it made', async () => {
     const { calls, runner } = recorder({ 'zfs clone': 'FAIL' });
     await expect(new ZfsDriver('tank/vela', '/p', runner).snapshot('main', 'pr-2')).rejects.toThrow();

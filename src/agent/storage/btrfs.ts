@@ -4,6 +4,7 @@ import { CommandNotFoundError } from '../runner.ts';
 import type { StorageDriver, VolumeOwner, PoolUsage } from './driver.ts';
 import { FS_MAGIC, fsName } from './driver.ts';
 import { VolumeDir } from './volume-dir.ts';
+import { isStagingName } from '../../core/names.ts';
 
 /** btrfs subvolumes: snapshots are atomic over the whole data directory and O(1) in its size. */
 export class BtrfsDriver implements StorageDriver {
@@ -11,14 +12,17 @@ export class BtrfsDriver implements StorageDriver {
   readonly atomic = true;
   private readonly dir: VolumeDir;
   private readonly run: Runner;
+  private readonly quotaBytes: number | null;
 
-  constructor(root: string, runner: Runner) {
+  constructor(root: string, runner: Runner, opts: { quotaBytes?: number | null } = {}) {
     this.dir = new VolumeDir(root);
     this.run = runner;
+    this.quotaBytes = opts.quotaBytes ?? null;
   }
 
   describe(): string {
-    return `btrfs subvolumes in ${this.dir.root}`;
+    const quota = this.quotaBytes ? `, ${Math.round(this.quotaBytes / 1024 ** 2)} MiB qgroup limit per branch` : '';
+    return `btrfs subvolumes in ${this.dir.root}${quota}`;
   }
 
   async init(): Promise<void> {
@@ -31,6 +35,8 @@ export class BtrfsDriver implements StorageDriver {
       );
     }
     await this.dir.ensure();
+    // Quota groups account every extent; enabling them is idempotent (a no-op when on).
+    if (this.quotaBytes) await this.run(['btrfs', 'quota', 'enable', this.dir.root]);
   }
 
   volumePath(name: string): string {
@@ -54,6 +60,11 @@ export class BtrfsDriver implements StorageDriver {
   async snapshot(parent: string, child: string): Promise<string> {
     const dst = this.dir.path(child);
     await this.run(['btrfs', 'subvolume', 'snapshot', this.dir.path(parent), dst]);
+    // Exclusive bytes: what the branch wrote itself, not the data it shares with its parent.
+    // Staging volumes (a refresh of main) are the root's and get none.
+    if (this.quotaBytes && !isStagingName(child)) {
+      await this.run(['btrfs', 'qgroup', 'limit', '-e', String(this.quotaBytes), dst]);
+    }
     return dst;
   }
 

@@ -15,6 +15,8 @@ export interface StorageOptions {
   poolImage?: string | null;
   poolSizeGiB?: number;
   zfsDataset?: string | null;
+  /** Per-branch quota in bytes (null = none). */
+  quotaBytes?: number | null;
   runner: Runner;
   log: (level: 'info' | 'warn', msg: string) => void;
 }
@@ -28,11 +30,12 @@ export async function openStorage(opts: StorageOptions): Promise<StorageDriver> 
   const volumes = join(poolDir, 'vols');
   const image = opts.poolImage ?? join(opts.dataDir, 'pool.img');
   const info = (msg: string) => opts.log('info', msg);
+  const quota = { quotaBytes: opts.quotaBytes ?? null };
   await mkdir(poolDir, { recursive: true, mode: 0o755 });
 
   const loopBtrfs = async () => {
     await ensureLoopPool(opts.runner, image, poolDir, opts.poolSizeGiB ?? 20, info);
-    return new BtrfsDriver(volumes, opts.runner);
+    return new BtrfsDriver(volumes, opts.runner, quota);
   };
 
   let driver: StorageDriver;
@@ -45,15 +48,15 @@ export async function openStorage(opts: StorageOptions): Promise<StorageDriver> 
       );
       driver =
         onBtrfs && !haveImage
-          ? new BtrfsDriver(volumes, opts.runner)
+          ? new BtrfsDriver(volumes, opts.runner, quota)
           : process.getuid?.() === 0
             ? await loopBtrfs()
-            : new BtrfsDriver(volumes, opts.runner);
+            : new BtrfsDriver(volumes, opts.runner, quota);
       break;
     }
     case 'zfs':
       if (!opts.zfsDataset) throw new Error('storage zfs needs zfs.dataset in the config (e.g. tank/vela)');
-      driver = new ZfsDriver(opts.zfsDataset, volumes, opts.runner);
+      driver = new ZfsDriver(opts.zfsDataset, volumes, opts.runner, quota);
       break;
     case 'reflink':
     case 'copy':
@@ -65,7 +68,9 @@ export async function openStorage(opts: StorageOptions): Promise<StorageDriver> 
   }
   await driver.init();
   if (driver.kind === 'copy') opts.log('warn', COPY_WARNING);
-  else opts.log('info', `storage: ${driver.describe()}${opts.kind === 'auto' ? ' (picked by --storage auto)' : ''}`);
+  if (opts.quotaBytes && (driver.kind === 'reflink' || driver.kind === 'copy')) {
+    opts.log('warn', `branch.quota is not enforced on ${driver.kind} storage (only btrfs qgroups and ZFS refquota)`);
+  } else opts.log('info', `storage: ${driver.describe()}${opts.kind === 'auto' ? ' (picked by --storage auto)' : ''}`);
   return driver;
 }
 
@@ -84,8 +89,10 @@ async function pickAuto(
     if ((await statfs(poolDir)).type === FS_MAGIC.btrfs || haveImage) return loopBtrfs();
   }
   const type = (await statfs(poolDir)).type;
-  if (type === FS_MAGIC.btrfs) return new BtrfsDriver(volumes, opts.runner);
-  if (type === FS_MAGIC.zfs && opts.zfsDataset) return new ZfsDriver(opts.zfsDataset, volumes, opts.runner);
+  if (type === FS_MAGIC.btrfs) return new BtrfsDriver(volumes, opts.runner, { quotaBytes: opts.quotaBytes ?? null });
+  if (type === FS_MAGIC.zfs && opts.zfsDataset) {
+    return new ZfsDriver(opts.zfsDataset, volumes, opts.runner, { quotaBytes: opts.quotaBytes ?? null });
+  }
   if (process.getuid?.() === 0) {
     try {
       return await loopBtrfs();

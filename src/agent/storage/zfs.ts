@@ -14,12 +14,14 @@ export class ZfsDriver implements StorageDriver {
   private readonly dataset: string;
   private readonly run: Runner;
   private readonly mountRoot: string;
+  private readonly quotaBytes: number | null;
 
-  constructor(dataset: string, mountRoot: string, runner: Runner) {
+  constructor(dataset: string, mountRoot: string, runner: Runner, opts: { quotaBytes?: number | null } = {}) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/.test(dataset)) throw new Error(`zfs.dataset "${dataset}" is not a valid dataset name`);
     this.dataset = dataset;
     this.mountRoot = mountRoot;
     this.run = runner;
+    this.quotaBytes = opts.quotaBytes ?? null;
   }
 
   describe(): string {
@@ -73,12 +75,24 @@ export class ZfsDriver implements StorageDriver {
     const snap = `${this.ds(parent)}@vela-${child}-${Date.now()}`;
     await this.run(['zfs', 'snapshot', snap]);
     try {
-      await this.run(['zfs', 'clone', snap, this.ds(child)]);
+      await this.run(['zfs', 'clone', ...(await this.quotaOptions(snap, child)), snap, this.ds(child)]);
     } catch (err) {
       await this.run(['zfs', 'destroy', snap], { allowFailure: true });
       throw err;
     }
     return this.volumePath(child);
+  }
+
+  /**
+   * refquota counts everything the clone references, its parent's data included: the limit is what
+   * the snapshot holds plus the quota, so the branch may write `quotaBytes` of its own.
+   */
+  private async quotaOptions(snap: string, child: string): Promise<string[]> {
+    if (!this.quotaBytes || isStagingName(child)) return [];
+    const r = await this.run(['zfs', 'get', '-H', '-p', '-o', 'value', 'referenced', snap]);
+    const referenced = Number(r.stdout.trim());
+    if (!Number.isFinite(referenced)) throw new Error(`zfs get referenced ${snap}: unexpected output "${r.stdout.trim().slice(0, 40)}"`);
+    return ['-o', `refquota=${referenced + this.quotaBytes}`];
   }
 
   async destroy(name: string): Promise<void> {

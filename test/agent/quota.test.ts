@@ -1,0 +1,57 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describeWithPool } from '../helpers/env.ts';
+import { startTestAgent } from '../helpers/agent-harness.ts';
+import type { TestAgent } from '../helpers/agent-harness.ts';
+import { sql } from '../helpers/engine-harness.ts';
+import { AgentClient } from '../../src/core/client.ts';
+
+// About 1 KiB a row: 200k rows are ~200 MiB of heap (and as much WAL), far past a 64 MiB quota.
+const FLOOD = 'CREATE TABLE flood AS SELECT g, repeat(md5(g::text), 30) AS pad FROM generate_series(1, 200000) g';
+const WRITE = "INSERT INTO notes SELECT g, repeat('x', 1000) FROM generate_series(1, 2000) g";
+
+describeWithPool('per-branch disk quota (btrfs qgroups)', () => {
+  let agent: TestAgent;
+  let client: AgentClient;
+
+  beforeAll(async () => {
+    agent = await startTestAgent({ tag: 'quota', config: 'branch: { quota: 64M }' });
+    client = new AgentClient({ url: agent.url, token: agent.token });
+  }, 120_000);
+
+  afterAll(async () => {
+    await agent?.destroy();
+  });
+
+  it('a branch writing past its quota gets a disk error in its own session; main and a sibling keep committing', async () => {
+    const main = (await client.get('main')).connection!.uri;
+    await sql(main, 'CREATE TABLE notes (id int, body text)');
+    const hog = (await client.create({ name: 'hog' })).branch.connection!.uri;
+    const sibling = (await client.create({ name: 'sibling' })).branch.connection!.uri;
+
+    const err = await sql(hog, FLOOD).then(
+      () => null,
+      (e: Error) => e,
+    );
+    // The session ends with the error (or, when the WAL write hit the limit, with the PANIC that follows it).
+    expect(err?.message).toMatch(/Disk quota exceeded|terminated unexpectedly/);
+    expect(await readFile(join(agent.dataDir, 'logs', 'hog.log'), 'utf8')).toMatch(/Disk quota exceeded/);
+
+    // Neither main nor the sibling shares the hog's limit: ~2 MB each, committed and read back.
+    for (const uri of [main, sibling]) {
+      await sql(uri, WRITE);
+      const [{ n }] = await sql<{ n: string }>(uri, 'SELECT count(*) AS n FROM notes');
+      expect(Number(n)).toBe(2000);
+    }
+    // The agent is healthy and still creates branches.
+    const health = await fetch(`${agent.url}/healthz`);
+    expect(health.status).toBe(200);
+    const after = (await client.create({ name: 'after-flood' })).branch;
+    expect(after.state).toBe('ready');
+    expect(await sql(after.connection!.uri, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    // A reset gives the hog a fresh volume within its quota, same connection string.
+    expect((await client.reset('hog')).state).toBe('ready');
+    expect(await sql(hog, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+  }, 180_000);
+});
