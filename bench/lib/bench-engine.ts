@@ -15,12 +15,19 @@ export interface BenchEngine {
 }
 
 /** A fresh engine on its own loop-mounted btrfs pool under /var/tmp (reachable by the postgres OS user). */
-export async function openBenchEngine(tag: string, ports: { from: number; to: number }): Promise<BenchEngine> {
+export async function openBenchEngine(
+  tag: string,
+  ports: { from: number; to: number },
+  /** Per-branch quota in bytes, null for none; the config default when left out. */
+  quota?: number | null,
+): Promise<BenchEngine> {
   const dataDir = await mkdtemp(join('/var/tmp', `vela-bench-${tag}-`));
   await chmod(dataDir, 0o755);
   try {
+    const defaults = defaultEngineOptions(dataDir);
     const engine = await openEngine({
-      ...defaultEngineOptions(dataDir),
+      ...defaults,
+      branch: { ...defaults.branch, ...(quota === undefined ? {} : { quota }) },
       storage: 'btrfs',
       ports,
       pool: { image: null, sizeGiB: 24 },
