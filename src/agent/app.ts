@@ -22,6 +22,10 @@ export interface AppDeps {
   /** Refused requests per client address; none = no limit (inject tests). */
   limiter?: RefusalLimiter;
   publicHost: string;
+  /** PEM of the CA that issued branch postgres certificates (GET /v1/ca). */
+  caPem?: string;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  https?: { cert: Buffer; key: Buffer };
   version: string;
   /** A pino logger (the agent's); none = silent, for inject tests. */
   logger?: FastifyBaseLogger;
@@ -40,7 +44,9 @@ export const BODY_LIMIT = 64 * 1024;
 
 /** Builds the agent's HTTP API without listening, so tests can `inject` into it. */
 export function build(deps: AppDeps): FastifyInstance {
+  // With https the instance serves over an https.Server; routes and hooks are the same.
   const app = Fastify({
+    ...(deps.https ? { https: deps.https } : {}),
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: BODY_LIMIT,
     genReqId: () => randomUUID(),

@@ -106,9 +106,20 @@ const oidcRule = z
     }
   });
 
+const boolText = z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true');
+
 const schema = z.strictObject({
   dataDir: z.string().min(1).default('./.vela'),
   listen: listen.prefault('127.0.0.1:7070'),
+  /** HTTPS for the API: PEM certificate chain and private key files. */
+  tls: z
+    .strictObject({ cert: z.string().min(1).nullable().default(null), key: z.string().min(1).nullable().default(null) })
+    .prefault({})
+    .superRefine((t, ctx) => {
+      if ((t.cert === null) !== (t.key === null)) ctx.addIssue({ code: 'custom', message: 'set both cert and key, or neither' });
+    }),
+  /** Plain HTTP on a non-loopback listen address (TLS terminated in front of the agent). */
+  insecureHttp: boolText.default(false),
   storage: z.enum(['auto', 'btrfs', 'zfs', 'reflink', 'copy']).default('auto'),
   pgBin: z.string().min(1).nullable().default(null),
   pgUser: z.string().min(1).default('vela'),
@@ -217,6 +228,13 @@ const OVERRIDES = [
   { key: 'pgBin', env: 'VELA_PG_BIN', flag: 'pg-bin' },
   { key: 'publicHost', env: 'VELA_PUBLIC_HOST', flag: 'public-host' },
   { key: 'logLevel', env: 'VELA_LOG_LEVEL', flag: 'log-level' },
+  { key: 'insecureHttp', env: 'VELA_INSECURE_HTTP', flag: 'insecure-http' },
+] as const;
+
+// Keys of `tls` that env and flags may set.
+const TLS_OVERRIDES = [
+  { key: 'cert', env: 'VELA_TLS_CERT', flag: 'tls-cert' },
+  { key: 'key', env: 'VELA_TLS_KEY', flag: 'tls-key' },
 ] as const;
 
 export function loadConfig(opts: LoadConfigOptions): AgentConfig {
@@ -239,12 +257,30 @@ export function loadConfig(opts: LoadConfigOptions): AgentConfig {
       origin.set(o.key, `flag --${o.flag}`);
     }
   }
+  for (const o of TLS_OVERRIDES) {
+    const [value, from] = flags.get(o.flag) ? [flags.get(o.flag), `flag --${o.flag}`] : [opts.env[o.env], `env ${o.env}`];
+    if (value === undefined || value === '') continue;
+    const tls = raw.tls && typeof raw.tls === 'object' ? (raw.tls as Record<string, unknown>) : {};
+    raw.tls = { ...tls, [o.key]: value };
+    origin.set('tls', from);
+  }
 
   const result = schema.safeParse(raw);
   if (!result.success) {
     throw new ConfigError(result.error.issues.flatMap((issue) => describeIssue(issue, fileLabel, origin)));
   }
-  return { ...result.data, dataDir: resolve(result.data.dataDir) };
+  const cfg = { ...result.data, dataDir: resolve(result.data.dataDir) };
+  if (!cfg.tls.cert && !cfg.insecureHttp && !isLoopback(cfg.listen.host)) {
+    throw new ConfigError([
+      `${origin.get('listen') ?? fileLabel}: listen: ${cfg.listen.host} is not a loopback address, so the API (and its tokens) would travel in clear text: set tls.cert and tls.key (--tls-cert/--tls-key) to serve HTTPS, or pass --insecure-http (insecureHttp: true) if something in front of the agent terminates TLS`,
+    ]);
+  }
+  return cfg;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: the only addresses plain HTTP may listen on without --insecure-http. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function normalizeFlags(flags: Record<string, string | undefined>): Map<string, string | undefined> {

@@ -9,6 +9,8 @@ import { resolveBinaries, shareEmbeddedBinaries } from './postgres/binaries.ts';
 import { resolvePostgresUser, assertReachable, isReachable } from './postgres/os-user.ts';
 import { PostgresControl, socketRootFor } from './postgres/instance.ts';
 import { PortAllocator } from './postgres/ports.ts';
+import { ensurePostgresTls } from './postgres/tls.ts';
+import type { PostgresTls } from './postgres/tls.ts';
 import { openStorage } from './storage/select.ts';
 import type { StorageDriver } from './storage/driver.ts';
 import { Registry } from './branches/registry.ts';
@@ -52,6 +54,8 @@ export interface Engine {
   builder: RootBuilder;
   pg: PostgresControl;
   storage: StorageDriver;
+  /** The CA and server certificate of branch postgres (ssl=on). */
+  tls: PostgresTls;
   /** The port allocator (failure tests squat a port right after it is handed out). */
   ports: PortAllocator;
   dataDir: string;
@@ -91,16 +95,18 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     runner,
     log: (level, msg) => log(level, msg),
   });
+  const state = join(dataDir, 'state');
+  await mkdir(state, { recursive: true, mode: 0o700 });
+  const tls = await ensurePostgresTls({ runner, stateDir: state, tlsDir: join(dataDir, 'tls'), publicHost: opts.publicHost, user });
   const pg = new PostgresControl({
     bins,
     user,
     runner,
     socketRoot: socketRootFor(dataDir),
     logDir: join(dataDir, 'logs'),
+    tls,
   });
   await pg.ensureDirs();
-  const state = join(dataDir, 'state');
-  await mkdir(state, { recursive: true, mode: 0o700 });
   // Built once and handed to every part that needs them.
   const registry = new Registry(join(state, 'branches'));
   const locks = new KeyedLock();
@@ -156,6 +162,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     builder,
     pg,
     storage,
+    tls,
     ports,
     dataDir,
     async close(c = {}) {

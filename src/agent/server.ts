@@ -37,6 +37,16 @@ async function readTemplates(cfg: AgentConfig, configFile?: string): Promise<Tem
   return out;
 }
 
+/** The API's certificate and key, read once at start (a bad path is one clear error). */
+async function readTlsFiles(cfg: AgentConfig): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (!cfg.tls.cert || !cfg.tls.key) return undefined;
+  const read = (what: string, path: string) =>
+    readFile(path).catch((err: NodeJS.ErrnoException) => {
+      throw new Error(`tls.${what}: cannot read ${path} (${err.code ?? err.message})`, { cause: err });
+    });
+  return { cert: await read('cert', cfg.tls.cert), key: await read('key', cfg.tls.key) };
+}
+
 export interface RunningAgent {
   app: FastifyInstance;
   engine: Engine;
@@ -53,6 +63,7 @@ export async function startAgent(
   opts: { env?: NodeJS.ProcessEnv; logDestination?: NodeJS.WritableStream; onStep?: EngineOptions['onStep']; configFile?: string } = {},
 ): Promise<RunningAgent> {
   const logger = createLogger(cfg.logLevel, opts.logDestination);
+  const https = await readTlsFiles(cfg);
   for (const w of unboundedWriters(cfg)) logger.warn(`access: ${w}; give it prefixes to hold it to its own branches`);
   const templates = await readTemplates(cfg, opts.configFile);
   // Before anything touches the data dir: a second agent on it must change nothing.
@@ -82,6 +93,8 @@ export async function startAgent(
     metrics: new Metrics(),
     limiter: new RefusalLimiter({ max: cfg.rateLimit.refusals, windowMs: cfg.rateLimit.windowSeconds * 1000 }),
     publicHost: cfg.publicHost,
+    caPem: engine.tls.caPem,
+    https,
     version: VERSION,
     logger,
   });
@@ -106,11 +119,12 @@ export async function startAgent(
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : cfg.listen.port;
   const host = cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host;
+  const scheme = cfg.tls.cert ? 'https' : 'http';
   let closing: Promise<void> | null = null;
   return {
     app,
     engine,
-    url: `http://${host}:${port}`,
+    url: `${scheme}://${host}:${port}`,
     adminToken,
     close() {
       closing ??= (async () => {

@@ -14,6 +14,9 @@ Options:
   --data-dir DIR      where the pool, state and logs live (default ./.vela, or as root when the
                       postgres user cannot reach it /var/lib/vela-branch/<name>; env VELA_DATA_DIR)
   --listen HOST:PORT  API address (default 127.0.0.1:7070; env VELA_LISTEN)
+  --tls-cert FILE     serve HTTPS with this PEM certificate (chain); needs --tls-key
+  --tls-key FILE      the certificate's PEM private key
+  --insecure-http     allow plain HTTP on a non-loopback --listen (TLS terminated in front)
   --storage KIND      auto | btrfs | zfs | reflink | copy (default auto: the best available)
   --pg-bin DIR        PostgreSQL binaries (default: embedded PostgreSQL 18)
   --public-host HOST  host written into connection strings (default 127.0.0.1)
@@ -26,7 +29,7 @@ must be reachable by it (not under a 0700 home such as /root).
 
 Examples:
   sudo vela-branch agent --data-dir /srv/vela
-  vela-branch agent --storage reflink --listen 0.0.0.0:7070 --config /etc/vela/agent.yml`;
+  vela-branch agent --listen 0.0.0.0:7070 --tls-cert /etc/vela/tls.crt --tls-key /etc/vela/tls.key --config /etc/vela/agent.yml`;
 
 const say = (msg: string) => process.stderr.write(`vela agent: ${msg}\n`);
 
@@ -44,6 +47,9 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
         'public-host': { type: 'string' },
         config: { type: 'string' },
         'log-level': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'insecure-http': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -60,6 +66,7 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
   let cfg;
   try {
     const flags = Object.fromEntries(Object.entries(values).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
+    if (values['insecure-http']) flags['insecure-http'] = 'true';
     cfg = loadConfig({ file: flags.config, env: process.env, flags });
   } catch (err) {
     process.stderr.write(`vela-branch agent: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);

@@ -1,6 +1,7 @@
 import { AgentClient, AgentError } from '../core/client.ts';
 import { parseCommandArgs } from './args.ts';
 import { auditCommand } from './audit.ts';
+import { caCommand } from './ca.ts';
 import type { CommandContext, CommandSpec } from './command.ts';
 import { resolveAgentTarget, type AgentTarget } from './config.ts';
 import { createCommand } from './create.ts';
@@ -38,6 +39,7 @@ export const COMMANDS: CommandSpec[] = [
   startCommand,
   extendCommand,
   auditCommand,
+  caCommand,
 ];
 
 // Loaded only when their command runs, so a client command never pays for fastify or Probot.

@@ -89,6 +89,10 @@ export class AgentClient {
   start(name: string): Promise<Branch> {
     return this.request('POST', `/v1/branches/${encodeURIComponent(name)}/start`, {});
   }
+  /** The CA of branch postgres certificates (PEM), for sslmode=verify-full. */
+  ca(): Promise<{ pem: string }> {
+    return this.request('GET', '/v1/ca');
+  }
   audit(limit = 100): Promise<{ records: AuditRecord[] }> {
     return this.request('GET', `/v1/audit?limit=${limit}`);
   }

@@ -56,6 +56,7 @@ describe('loadConfig', () => {
       [
         'dataDir: /srv/vela',
         'listen: 0.0.0.0:8080',
+        'insecureHttp: true',
         'storage: copy',
         'ports: { from: 56000, to: 56999 }',
         'branch: { defaultTtl: 3d }',
@@ -124,6 +125,22 @@ describe('loadConfig', () => {
     ]);
     const tiny = await yamlFile('tiny-quota.yml', 'branch: { quota: 1M }');
     expect(problems(() => loadConfig({ file: tiny, env: {}, flags: {} }))[0]).toMatch(/branch\.quota: .*at least 16M/);
+  });
+
+  it('a non-loopback listen needs tls.cert and tls.key, or insecureHttp; the pair comes together', async () => {
+    expect(loadConfig({ env: {}, flags: { listen: '127.0.0.1:7070' } }).tls).toEqual({ cert: null, key: null });
+    expect(loadConfig({ env: {}, flags: { listen: '[::1]:7070' } }).insecureHttp).toBe(false);
+    const refused = problems(() => loadConfig({ env: {}, flags: { listen: '0.0.0.0:7070' } }));
+    expect(refused).toEqual([expect.stringMatching(/^flag --listen: listen: 0\.0\.0\.0 is not a loopback address.*--insecure-http/)]);
+    const viaFlags = loadConfig({ env: {}, flags: { listen: '0.0.0.0:7070', 'tls-cert': '/c.pem', 'tls-key': '/k.pem' } });
+    expect(viaFlags.tls).toEqual({ cert: '/c.pem', key: '/k.pem' });
+    const viaEnv = loadConfig({ env: { VELA_TLS_CERT: '/c.pem', VELA_TLS_KEY: '/k.pem' }, flags: { listen: '10.0.0.5:7070' } });
+    expect(viaEnv.tls.cert).toBe('/c.pem');
+    expect(loadConfig({ env: {}, flags: { listen: '0.0.0.0:7070', 'insecure-http': 'true' } }).insecureHttp).toBe(true);
+    const half = await yamlFile('half-tls.yml', 'tls: { cert: /c.pem }');
+    expect(problems(() => loadConfig({ file: half, env: {}, flags: {} }))).toEqual([
+      `config ${half}: tls: set both cert and key, or neither`,
+    ]);
   });
 
   it('checks cross-field rules without echoing secrets', async () => {

@@ -67,7 +67,8 @@ export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(
   text: string,
   params: unknown[] = [],
 ): Promise<T[]> {
-  const c = new pg.Client({ connectionString: uri });
+  // node-postgres reads sslmode=require as verify-full unless told to follow libpq (encrypt, do not verify).
+  const c = new pg.Client({ connectionString: /[?&]sslmode=/.test(uri) ? `${uri}&uselibpqcompat=true` : uri });
   c.on('error', () => {});
   await c.connect();
   try {

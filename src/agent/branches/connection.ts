@@ -2,7 +2,8 @@ import type { Branch, ConnectionInfo } from '../../core/types.ts';
 import type { BranchRecord } from './registry.ts';
 
 export function connectionInfo(rec: BranchRecord, host: string): ConnectionInfo {
-  const uri = `postgresql://${encodeURIComponent(rec.user)}:${encodeURIComponent(rec.password)}@${hostForUri(host)}:${rec.port}/${encodeURIComponent(rec.database)}`;
+  // Branch postgres always has ssl=on; the client has no CA unless it fetched GET /v1/ca, so require, not verify-full.
+  const uri = `postgresql://${encodeURIComponent(rec.user)}:${encodeURIComponent(rec.password)}@${hostForUri(host)}:${rec.port}/${encodeURIComponent(rec.database)}?sslmode=require`;
   return { host, port: rec.port, database: rec.database, user: rec.user, password: rec.password, uri };
 }
 

@@ -47,14 +47,24 @@ export class PostgresControl {
   readonly logDir: string;
   /** Every write, chown and removal in a branch's data, socket and log paths goes through this. */
   readonly files: SafeFiles;
+  private readonly tls: { certFile: string; keyFile: string } | null;
 
-  constructor(opts: { bins: PgBinaries; user: OsUser | null; runner: Runner; socketRoot: string; logDir: string }) {
+  constructor(opts: {
+    bins: PgBinaries;
+    user: OsUser | null;
+    runner: Runner;
+    socketRoot: string;
+    logDir: string;
+    /** Server certificate and key for ssl=on (none: plain TCP only, for tools that run no branch). */
+    tls?: { certFile: string; keyFile: string } | null;
+  }) {
     this.bins = opts.bins;
     this.user = opts.user;
     this.run = opts.runner;
     this.socketRoot = opts.socketRoot;
     this.logDir = opts.logDir;
     this.files = new SafeFiles({ user: opts.user, runner: opts.runner });
+    this.tls = opts.tls ?? null;
   }
 
   private get as() {
@@ -160,6 +170,14 @@ export class PostgresControl {
       'log_min_messages = warning',
       'log_checkpoints = off',
       'huge_pages = off',
+      ...(this.tls
+        ? [
+            'ssl = on',
+            `ssl_cert_file = '${this.tls.certFile}'`,
+            `ssl_key_file = '${this.tls.keyFile}'`,
+            "ssl_min_protocol_version = 'TLSv1.2'",
+          ]
+        : []),
     ];
     await this.writeDataFile(dataDir, VELA_CONF, lines.join('\n') + '\n');
   }

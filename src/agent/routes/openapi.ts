@@ -82,6 +82,7 @@ export function openApiDocument(version: string) {
       },
       '/v1/init/progress': { get: op('progress of the current build of main') },
       '/v1/audit': { get: op('audit trail, newest first (?limit, ?branch)') },
+      '/v1/ca': { get: op('{pem}: the CA certificate of branch postgres TLS, for sslmode=verify-full') },
     },
   };
 }

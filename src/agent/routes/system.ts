@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AppDeps } from '../app.ts';
 import { canRead } from '../auth/principal.ts';
-import { forbidden } from '../../core/errors.ts';
+import { forbidden, notFound } from '../../core/errors.ts';
 import { branchName } from '../../core/schemas.ts';
 import { parse } from './validate.ts';
 import { openApiDocument } from './openapi.ts';
@@ -24,6 +24,12 @@ export async function systemRoutes(app: FastifyInstance, deps: AppDeps): Promise
     const pool = await deps.manager.storage.usage();
     reply.type('text/plain; version=0.0.4');
     return deps.metrics.render({ branchesByState: byState, pool });
+  });
+
+  // Public material, but only to callers the agent knows: clients use it for sslmode=verify-full.
+  app.get('/v1/ca', async () => {
+    if (!deps.caPem) throw notFound('this agent runs branch postgres without TLS');
+    return { pem: deps.caPem };
   });
 
   app.get('/openapi.json', async () => openApiDocument(deps.version));
