@@ -32,6 +32,8 @@ export interface EngineOptions {
   pgBin: string | null;
   pgUser: string;
   pgListen: string;
+  /** Host clients use for branch postgres: the server certificate's SAN (default 127.0.0.1). */
+  publicHost?: string;
   ports: { from: number; to: number };
   /** `quota`: bytes each branch may write beyond its parent (null = none; applied by the storage driver). */
   branch: { sharedBuffers: string; maxConnections: number; workMem: string; defaultTtl: string | null; quota?: number | null };
@@ -97,7 +99,13 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   });
   const state = join(dataDir, 'state');
   await mkdir(state, { recursive: true, mode: 0o700 });
-  const tls = await ensurePostgresTls({ runner, stateDir: state, tlsDir: join(dataDir, 'tls'), publicHost: opts.publicHost, user });
+  const tls = await ensurePostgresTls({
+    runner,
+    stateDir: state,
+    tlsDir: join(dataDir, 'tls'),
+    publicHost: opts.publicHost ?? '127.0.0.1',
+    user,
+  });
   const pg = new PostgresControl({
     bins,
     user,
@@ -179,6 +187,7 @@ export function engineOptionsFromConfig(c: AgentConfig): EngineOptions {
     pgBin: c.pgBin,
     pgUser: c.pgUser,
     pgListen: c.pgListen,
+    publicHost: c.publicHost,
     ports: c.ports,
     branch: c.branch,
     pool: c.pool,
