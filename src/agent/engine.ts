@@ -162,7 +162,8 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   await builder.recover();
   await recovery.run();
   if (opts.createRoot !== false) await manager.ensureRoot();
-  if (opts.templates?.length) {
+  // Templates are built from data: before the first init, main is an empty initdb and they wait for it.
+  if (opts.templates?.length && (await builder.lastSpec())) {
     await builder.rebuildTemplates({ onlyMissing: true }).catch((e) => log('error', `templates: ${(e as Error).message}`));
   }
   return {
