@@ -154,7 +154,21 @@ if [[ " $parts " == *" user "* ]]; then
   run_part user "$CI_USER" "$work"
 fi
 
-# The clones go too, unless a part failed: then its outputs stay for the log above.
+# Stop the user's agent while its pid file still exists; then the clones go too, unless a part
+# failed: then its outputs stay for the log above.
+cleanup
+# Nothing of ours may outlive the check: a process still working in a clone is a cleanup bug.
+for f in /proc/[0-9]*/cwd; do
+  cwd="$(readlink "$f" 2>/dev/null)" || continue
+  for d in "${CLEAN_DIRS[@]}"; do
+    if [[ "$cwd" == "$d"/* ]]; then
+      pid="$(basename "$(dirname "$f")")"
+      say "FAILED: cleanup left pid $pid running in $cwd; killing it"
+      kill -9 "$pid" 2>/dev/null
+      failed=$((failed + 1)) passed=$((passed > 0 ? passed - 1 : 0))
+    fi
+  done
+done
 [ "$failed" -gt 0 ] || rm -rf "${CLEAN_DIRS[@]}"
 say "$passed passed, $failed failed (root in a 0700 /root clone; user $CI_USER in its home)"
 counts
