@@ -1,5 +1,5 @@
 import { open, rename, rm, stat } from 'node:fs/promises';
-import type { AuditRecord } from '../core/client.ts';
+import type { AuditRecord } from '../core/api/responses.ts';
 
 /**
  * The audit trail's files: `audit.jsonl` (current), then `audit.jsonl.1` … `.N` (older), rotated by

@@ -1,7 +1,7 @@
 import { mkdir, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { AuditRecord } from '../core/client.ts';
+import type { AuditRecord } from '../core/api/responses.ts';
 import { linesFromEnd, parseRecord, recordsFromEnd, rotate, sizeOf, trailFiles } from './audit-files.ts';
 
 export type AuditInput = Omit<AuditRecord, 'id' | 'time'> & { time?: string };

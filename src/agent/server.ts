@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AgentConfig } from './config.ts';
 import { openEngine, engineOptionsFromConfig } from './engine.ts';
 import type { Engine, EngineOptions } from './engine.ts';
-import { build } from './app.ts';
+import { buildServer } from './http/build-server.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { resolveAdminToken } from './auth/admin-token.ts';
 import type { AdminToken } from './auth/admin-token.ts';
@@ -48,7 +48,7 @@ async function readTlsFiles(cfg: AgentConfig): Promise<{ cert: Buffer; key: Buff
 }
 
 export interface RunningAgent {
-  app: FastifyInstance;
+  server: FastifyInstance;
   engine: Engine;
   url: string;
   adminToken: AdminToken;
@@ -85,7 +85,7 @@ export async function startAgent(
     maxBytes: cfg.audit.maxMiB * 1024 * 1024,
     keep: cfg.audit.keep,
   });
-  const app = build({
+  const server = buildServer({
     manager: engine.manager,
     builder: engine.builder,
     auth: createAuthenticator({ tokens: cfg.tokens, adminToken: adminToken.token, oidc: cfg.oidc }),
@@ -115,14 +115,14 @@ export async function startAgent(
       .catch((e) => logger.error({ error: (e as Error).message }, 'scheduled refresh failed; the previous main keeps serving'));
   }, 20_000);
   cron.unref();
-  await app.listen({ host: cfg.listen.host, port: cfg.listen.port });
-  const addr = app.server.address();
+  await server.listen({ host: cfg.listen.host, port: cfg.listen.port });
+  const addr = server.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : cfg.listen.port;
   const host = cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host;
   const scheme = cfg.tls.cert ? 'https' : 'http';
   let closing: Promise<void> | null = null;
   return {
-    app,
+    server,
     engine,
     url: `${scheme}://${host}:${port}`,
     adminToken,
@@ -131,7 +131,7 @@ export async function startAgent(
         clearInterval(sweep);
         clearInterval(cron);
         try {
-          await app.close();
+          await server.close();
         } finally {
           // Whatever happened to the HTTP side, branches are stopped if the config says so.
           await engine.close({ stopBranches: cfg.shutdown.stopBranches });

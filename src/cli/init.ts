@@ -1,29 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import type { Branch } from '../core/types.ts';
 import { formatBytes } from '../core/durations.ts';
 import type { AgentClient } from '../core/client.ts';
+import type { InitBody } from '../core/api/requests.ts';
 import { flagOption, stringOption, stringsOption } from './args.ts';
 import type { CommandContext, CommandSpec } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { formatMs } from './format.ts';
 import type { Progress } from './progress.ts';
 import { withProgress } from './progress.ts';
-
-/** Body of POST /v1/init. */
-export type InitBody =
-  | { mode: 'empty'; seeds: { name: string; sql: string }[] }
-  | { mode: 'logical'; sourceUrl: string; jobs?: number }
-  | { mode: 'physical'; sourceUrl: string };
-
-interface BuildProgress {
-  running: boolean;
-  phase: string;
-  tablesDone: number;
-  tablesTotal: number;
-  bytesDone: number;
-  bytesTotal: number;
-}
 
 export const initCommand: CommandSpec = {
   name: 'init',
@@ -73,9 +58,7 @@ export const initCommand: CommandSpec = {
       what = 'streaming replica';
     }
     const started = ctx.now();
-    const answer = await runWithBuildProgress(ctx, 'building main…', () =>
-      ctx.client.request<{ branch: Branch }>('POST', '/v1/init', body),
-    );
+    const answer = await runWithBuildProgress(ctx, 'building main…', () => ctx.client.init(body));
     ctx.print(
       `✓ main ready (${what}) in ${formatMs(ctx.now() - started)} · database ${answer.branch.database} · port ${answer.branch.port}`,
     );
@@ -93,7 +76,7 @@ export const refreshCommand: CommandSpec = {
   examples: ['vela-branch refresh'],
   async run(ctx) {
     const started = ctx.now();
-    await runWithBuildProgress(ctx, 'refreshing main…', () => ctx.client.request<Branch>('POST', '/v1/branches/main/refresh', {}));
+    await runWithBuildProgress(ctx, 'refreshing main…', () => ctx.client.refresh());
     ctx.print(`✓ main refreshed in ${formatMs(ctx.now() - started)}`);
     return 0;
   },
@@ -111,7 +94,7 @@ async function runWithBuildProgress<T>(ctx: CommandContext, text: string, work: 
 }
 
 async function showProgress(client: AgentClient, progress: Progress): Promise<void> {
-  const state = await client.request<BuildProgress>('GET', '/v1/init/progress').catch(() => null);
+  const state = await client.progress().catch(() => null);
   if (!state?.running) return;
   const parts = [state.phase];
   if (state.tablesTotal) parts.push(`${state.tablesDone}/${state.tablesTotal} tables`);

@@ -1,5 +1,11 @@
-import type { Branch, CreateResult, ApiErrorBody } from './types.ts';
-import type { CreateBranchBody, PatchBranchBody } from './schemas.ts';
+import type { z } from 'zod';
+import { routes } from './api/routes.ts';
+import type { BodyInputOf, OperationId, ResultOf, RouteSpec } from './api/routes.ts';
+import type { ApiErrorBody, AuditList, Branch, BranchList, BuildProgress, CreateResult } from './api/responses.ts';
+import type { CaCertificate, DeleteResult, DiffResult, Health, InitResult, OpenApiDocument } from './api/responses.ts';
+import type { CreateBranchBody, InitBody, PatchBranchBody } from './api/requests.ts';
+
+export type { AuditRecord } from './api/responses.ts';
 
 /** An error answer from the agent (or no answer at all: status 0). */
 export class AgentError extends Error {
@@ -24,19 +30,18 @@ export interface AgentClientOptions {
   userAgent?: string;
 }
 
-export interface AuditRecord {
-  id: number;
-  time: string;
-  actor: string;
-  action: string;
-  branch: string | null;
-  result: 'ok' | 'error' | 'denied';
-  status: number;
-  requestId?: string;
-  detail?: string;
+/** What one operation of the route table needs: path parameters, query values and the body. */
+export interface CallInput<K extends OperationId> {
+  params?: Record<string, string>;
+  query?: Record<string, string | undefined>;
+  body?: BodyInputOf<K>;
 }
 
-/** Typed client of the host agent's v1 API, shared by the CLI, the action and the app. */
+/**
+ * Typed client of the host agent's v1 API, shared by the CLI, the action and the app: one method
+ * per route of src/core/api/routes.ts. Every success answer is checked against the route's schema,
+ * so a mismatched agent is one clear error instead of undefined fields later.
+ */
 export class AgentClient {
   private readonly base: string;
   private readonly token?: string;
@@ -52,52 +57,88 @@ export class AgentClient {
     this.userAgent = opts.userAgent ?? 'vela-branch';
   }
 
-  health(): Promise<{ ok: boolean; version: string; storage: string }> {
-    return this.request('GET', '/healthz');
+  health(): Promise<Health> {
+    return this.call('getHealth');
   }
-  list(): Promise<{ branches: Branch[] }> {
-    return this.request('GET', '/v1/branches');
+  metrics(): Promise<string> {
+    return this.call('getMetrics');
+  }
+  openapi(): Promise<OpenApiDocument> {
+    return this.call('getOpenApi');
+  }
+  list(): Promise<BranchList> {
+    return this.call('listBranches');
   }
   get(name: string): Promise<Branch> {
-    return this.request('GET', `/v1/branches/${encodeURIComponent(name)}`);
+    return this.call('getBranch', { params: { name } });
   }
   create(body: CreateBranchBody): Promise<CreateResult> {
-    return this.request('POST', '/v1/branches', body);
+    return this.call('createBranch', { body });
   }
   patch(name: string, body: PatchBranchBody): Promise<Branch> {
-    return this.request('PATCH', `/v1/branches/${encodeURIComponent(name)}`, body);
+    return this.call('updateBranch', { params: { name }, body });
   }
-  delete(name: string, opts: { cascade?: boolean; force?: boolean } = {}): Promise<{ deleted: string[] }> {
-    const q = new URLSearchParams();
-    if (opts.cascade) q.set('cascade', '1');
-    if (opts.force) q.set('force', '1');
-    const qs = q.size ? `?${q.toString()}` : '';
-    return this.request('DELETE', `/v1/branches/${encodeURIComponent(name)}${qs}`);
+  delete(name: string, opts: { cascade?: boolean; force?: boolean } = {}): Promise<DeleteResult> {
+    return this.call('deleteBranch', { params: { name }, query: { cascade: flag(opts.cascade), force: flag(opts.force) } });
   }
   reset(name: string, opts: { force?: boolean } = {}): Promise<Branch> {
-    return this.request('POST', `/v1/branches/${encodeURIComponent(name)}/reset${opts.force ? '?force=1' : ''}`, {});
+    return this.call('resetBranch', { params: { name }, query: { force: flag(opts.force) }, body: {} });
   }
   rebase(name: string): Promise<Branch> {
-    return this.request('POST', `/v1/branches/${encodeURIComponent(name)}/rebase`, {});
+    return this.call('rebaseBranch', { params: { name }, body: {} });
   }
-  diff(name: string): Promise<{ sql: string; summary: string[] }> {
-    return this.request('GET', `/v1/branches/${encodeURIComponent(name)}/diff`);
+  diff(name: string): Promise<DiffResult> {
+    return this.call('diffBranch', { params: { name } });
   }
   stop(name: string): Promise<Branch> {
-    return this.request('POST', `/v1/branches/${encodeURIComponent(name)}/stop`, {});
+    return this.call('stopBranch', { params: { name }, body: {} });
   }
   start(name: string): Promise<Branch> {
-    return this.request('POST', `/v1/branches/${encodeURIComponent(name)}/start`, {});
+    return this.call('startBranch', { params: { name }, body: {} });
   }
   /** The CA of branch postgres certificates (PEM), for sslmode=verify-full. */
-  ca(): Promise<{ pem: string }> {
-    return this.request('GET', '/v1/ca');
+  ca(): Promise<CaCertificate> {
+    return this.call('getCa');
   }
-  audit(limit = 100): Promise<{ records: AuditRecord[] }> {
-    return this.request('GET', `/v1/audit?limit=${limit}`);
+  audit(limit = 100, branch?: string): Promise<AuditList> {
+    return this.call('listAudit', { query: { limit: String(limit), branch } });
+  }
+  /** (Re)builds main; answers when the new main serves (minutes for an import). */
+  init(body: InitBody): Promise<InitResult> {
+    return this.call('initMain', { body });
+  }
+  progress(): Promise<BuildProgress> {
+    return this.call('getBuildProgress');
+  }
+  /** Repeats the last build of main. */
+  refresh(): Promise<Branch> {
+    return this.call('refreshMain', { params: { name: 'main' }, body: {} });
   }
 
+  /** Calls one operation of the route table and checks the answer against its schema. */
+  async call<K extends OperationId>(operationId: K, input: CallInput<K> = {}): Promise<ResultOf<K>> {
+    const spec: RouteSpec = routes[operationId];
+    const path = spec.path.replace(/\{(\w+)\}/g, (_, key: string) => encodeURIComponent(input.params?.[key] ?? ''));
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(input.query ?? {})) if (value !== undefined) query.set(key, value);
+    const url = query.size ? `${path}?${query.toString()}` : path;
+    const { status, parsed, text } = await this.send(spec.method, url, input.body);
+    const expected = spec.responses[status as 200 | 201];
+    const where = `${operationId} (${spec.method} ${path})`;
+    if (!expected) {
+      const statuses = Object.keys(spec.responses).join(' or ');
+      throw new AgentError(status, 'unexpected_response', `the agent answered ${where} with ${status}, expected ${statuses}`);
+    }
+    const value = expected.contentType === 'text/plain' ? text : parsed;
+    return checkAnswer(expected.schema, value, where) as ResultOf<K>;
+  }
+
+  /** A raw request, unchecked; prefer the typed methods (they check the answer). */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await this.send(method, path, body)).parsed as T;
+  }
+
+  private async send(method: string, path: string, body?: unknown): Promise<{ status: number; parsed: unknown; text: string }> {
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.userAgent };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -126,6 +167,20 @@ export class AgentClient {
       const message = b?.error?.message ?? `agent answered ${res.status} ${res.statusText}`;
       throw new AgentError(res.status, code, message, b);
     }
-    return parsed as T;
+    return { status: res.status, parsed, text };
   }
+}
+
+const flag = (on: boolean | undefined) => (on ? '1' : undefined);
+
+/** The answer as the contract describes it, or an error naming each field that does not match. */
+function checkAnswer(schema: z.ZodType, value: unknown, where: string): unknown {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const problems = r.error.issues.slice(0, 5).map((i) => `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`);
+  throw new AgentError(
+    0,
+    'invalid_response',
+    `the agent's answer to ${where} does not match the API contract: ${problems.join('; ')} (is the agent a different version?)`,
+  );
 }

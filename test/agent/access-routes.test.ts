@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { describeWithPool } from '../helpers/env.ts';
 import { openTestEngine } from '../helpers/engine-harness.ts';
 import type { TestEngine } from '../helpers/engine-harness.ts';
-import { build } from '../../src/agent/app.ts';
+import { buildServer } from '../../src/agent/http/build-server.ts';
 import { AuditLog } from '../../src/agent/audit.ts';
 import { Metrics } from '../../src/agent/metrics.ts';
 import { RefusalLimiter } from '../../src/agent/rate-limit.ts';
@@ -22,11 +22,11 @@ const FIXTURE: [string, string][] = [
 
 describeWithPool('access on the real routes: every cell of the README table (real engine on btrfs)', () => {
   let e: TestEngine;
-  let app: FastifyInstance;
+  let server: FastifyInstance;
   let auth: Authenticator;
   let bearer: Record<PrincipalName, string>;
   const serverWith = (extra: { limiter?: RefusalLimiter; audit?: AuditLog } = {}) =>
-    build({
+    buildServer({
       manager: e.manager,
       builder: e.builder,
       auth,
@@ -42,7 +42,7 @@ describeWithPool('access on the real routes: every cell of the README table (rea
     if (row.method === 'POST' && row.path === '/v1/branches') payload = { name: row.branch, parent: row.parent };
     else if (row.method === 'PATCH') payload = row.protect ? { protected: true } : { labels: { touched: 'yes' } };
     else if (row.path === '/v1/init') payload = { mode: 'empty' };
-    return app.inject({
+    return server.inject({
       method: row.method,
       url: row.path,
       headers: { authorization: `Bearer ${token}` },
@@ -51,7 +51,7 @@ describeWithPool('access on the real routes: every cell of the README table (rea
   };
 
   const admin = (method: 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object) =>
-    app.inject({ method, url, headers: { authorization: `Bearer ${bearer.admin}` }, ...(payload ? { payload } : {}) });
+    server.inject({ method, url, headers: { authorization: `Bearer ${bearer.admin}` }, ...(payload ? { payload } : {}) });
 
   /** Puts the fixture back after an allowed request changed it. */
   const restore = async () => {
@@ -71,15 +71,15 @@ describeWithPool('access on the real routes: every cell of the README table (rea
   beforeAll(async () => {
     e = await openTestEngine('access');
     ({ auth, bearer } = await accessPrincipals());
-    app = serverWith();
-    await app.ready();
+    server = serverWith();
+    await server.ready();
     await e.manager.create({ name: 'main-masked' });
     await e.manager.patch('main-masked', { protected: true });
     for (const [name, parent] of FIXTURE) await e.manager.create({ name, parent });
   });
 
   afterAll(async () => {
-    await app?.close();
+    await server?.close();
     await e?.destroy();
   });
 

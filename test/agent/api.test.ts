@@ -6,7 +6,7 @@ import { describeWithPool } from '../helpers/env.ts';
 import { isBranchName } from '../../src/core/names.ts';
 import { openTestEngine, sql } from '../helpers/engine-harness.ts';
 import type { TestEngine } from '../helpers/engine-harness.ts';
-import { build } from '../../src/agent/app.ts';
+import { buildServer } from '../../src/agent/http/build-server.ts';
 import { createAuthenticator } from '../../src/agent/auth/authenticator.ts';
 import { AuditLog } from '../../src/agent/audit.ts';
 import { Metrics } from '../../src/agent/metrics.ts';
@@ -23,14 +23,14 @@ const AUDIENCE = 'vela-test';
 
 describeWithPool('agent HTTP API (inject, real engine on btrfs)', () => {
   let e: TestEngine;
-  let app: FastifyInstance;
+  let server: FastifyInstance;
   let issuer: TestIssuer;
   let jwks: Awaited<ReturnType<typeof serveJwks>>;
   let logs = '';
   const passwords: string[] = [];
 
   const call = (method: string, url: string, token: string | null, payload?: unknown, headers: Record<string, string> = {}) =>
-    app.inject({
+    server.inject({
       method: method as 'GET',
       url,
       headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
@@ -47,7 +47,7 @@ describeWithPool('agent HTTP API (inject, real engine on btrfs)', () => {
         cb();
       },
     });
-    app = build({
+    server = buildServer({
       manager: e.manager,
       builder: e.builder,
       auth: createAuthenticator({
@@ -70,11 +70,11 @@ describeWithPool('agent HTTP API (inject, real engine on btrfs)', () => {
       version: 'test',
       logger: createLogger('debug', sink),
     });
-    await app.ready();
+    await server.ready();
   });
 
   afterAll(async () => {
-    await app?.close();
+    await server?.close();
     await jwks?.close();
     await e?.destroy();
   });
@@ -300,7 +300,8 @@ describeWithPool('agent HTTP API (inject, real engine on btrfs)', () => {
     }
     for (const h of ['Bearer', 'Bearer  ', 'Basic abc', `Bearer ${'x'.repeat(5000)}`, 'Bearer a.b.c', 'bearer ' + WRITE + ' extra']) {
       statuses.push(
-        (await app.inject({ method: 'POST', url: '/v1/branches', headers: { authorization: h }, payload: { name: 'ci-ok' } })).statusCode,
+        (await server.inject({ method: 'POST', url: '/v1/branches', headers: { authorization: h }, payload: { name: 'ci-ok' } }))
+          .statusCode,
       );
     }
     statuses.push((await call('DELETE', '/v1/branches/ci-ok?cascade=maybe', WRITE)).statusCode);

@@ -8,7 +8,7 @@ import type { TestEngine } from '../helpers/engine-harness.ts';
 import { startSourceCluster } from '../helpers/source-cluster.ts';
 import type { SourceCluster } from '../helpers/source-cluster.ts';
 import { connectionInfo, toBranch } from '../../src/agent/branches/connection.ts';
-import { build } from '../../src/agent/app.ts';
+import { buildServer } from '../../src/agent/http/build-server.ts';
 import { createAuthenticator } from '../../src/agent/auth/authenticator.ts';
 import { AuditLog } from '../../src/agent/audit.ts';
 import { Metrics } from '../../src/agent/metrics.ts';
@@ -47,7 +47,7 @@ describeWithPool('production-like data in main (source: a separate PostgreSQL 15
 
   describe('logical import into the embedded PostgreSQL 18', () => {
     it('reproduces row counts and schema, with progress', async () => {
-      const rec = await e.builder.build({ mode: 'logical', url: src.url, jobs: 2 });
+      const rec = await e.builder.build({ mode: 'logical', sourceUrl: src.url, jobs: 2 });
       expect(rec).toMatchObject({ name: 'main', state: 'ready', database: 'shop', protected: true });
       expect(await count(uriOf(e, 'main'), 'customers')).toBe(500);
       expect(await count(uriOf(e, 'main'), 'orders')).toBe(3000);
@@ -89,13 +89,13 @@ describeWithPool('production-like data in main (source: a separate PostgreSQL 15
       await writeFile(pgpass, `*:*:*:app_owner:owner-pw-1\n`, { mode: 0o600 });
       process.env.PGPASSFILE = pgpass;
       try {
-        const noPw = await e.builder.build({ mode: 'logical', url: src.url.replace(':owner-pw-1', '') }).catch((x) => x);
+        const noPw = await e.builder.build({ mode: 'logical', sourceUrl: src.url.replace(':owner-pw-1', '') }).catch((x) => x);
         expect(noPw).toMatchObject({ status: 502, code: 'source_auth_failed' });
         expect(noPw.message).toMatch(/asks for a password: put it in the URL/);
       } finally {
         delete process.env.PGPASSFILE;
       }
-      const param = await e.builder.build({ mode: 'logical', url: `${src.url}?passfile=/root/.pgpass` }).catch((x) => x);
+      const param = await e.builder.build({ mode: 'logical', sourceUrl: `${src.url}?passfile=/root/.pgpass` }).catch((x) => x);
       expect(param).toMatchObject({ status: 400 });
       expect(param.message).toMatch(/"passfile" not allowed/);
       expect(await count(uriOf(e, 'main'), 'customers')).toBe(500);
@@ -117,7 +117,7 @@ describeWithPool('production-like data in main (source: a separate PostgreSQL 15
     });
 
     it('a token limited to main-masked cannot branch from main (403, audited)', async () => {
-      const app = build({
+      const server = buildServer({
         manager: e.manager,
         builder: e.builder,
         auth: createAuthenticator({
@@ -129,17 +129,17 @@ describeWithPool('production-like data in main (source: a separate PostgreSQL 15
         version: 'test',
       });
       const headers = { authorization: 'Bearer qa-token-only-masked-0001' };
-      const refused = await app.inject({ method: 'POST', url: '/v1/branches', headers, payload: { name: 'qa-2', parent: 'main' } });
+      const refused = await server.inject({ method: 'POST', url: '/v1/branches', headers, payload: { name: 'qa-2', parent: 'main' } });
       expect(refused.statusCode).toBe(403);
-      const ok = await app.inject({ method: 'POST', url: '/v1/branches', headers, payload: { name: 'qa-2', parent: 'main-masked' } });
+      const ok = await server.inject({ method: 'POST', url: '/v1/branches', headers, payload: { name: 'qa-2', parent: 'main-masked' } });
       expect(ok.statusCode).toBe(201);
-      const audit = (await app.inject({ method: 'GET', url: '/v1/audit', headers })).json().records;
+      const audit = (await server.inject({ method: 'GET', url: '/v1/audit', headers })).json().records;
       expect(audit.find((r: { status: number }) => r.status === 403)).toMatchObject({
         actor: 'token:qa',
         result: 'denied',
         branch: 'qa-2',
       });
-      await app.close();
+      await server.close();
       await e.manager.delete('qa-2');
     });
 
@@ -186,15 +186,15 @@ describeWithPool('production-like data in main (source: a separate PostgreSQL 15
     it('an unreachable source, wrong credentials or a version mismatch: one clear error, main untouched', async () => {
       const before = uriOf(e, 'main');
       const unreachable = await e.builder
-        .build({ mode: 'logical', url: 'postgresql://app_owner:owner-pw-1@127.0.0.1:1/shop' })
+        .build({ mode: 'logical', sourceUrl: 'postgresql://app_owner:owner-pw-1@127.0.0.1:1/shop' })
         .catch((x) => x);
       expect(unreachable).toMatchObject({ status: 502, code: 'source_unreachable' });
       expect(unreachable.message).toMatch(/cannot reach the source database app_owner@127.0.0.1:1\/shop \(ECONNREFUSED\)/);
-      const badPw = await e.builder.build({ mode: 'logical', url: src.url.replace('owner-pw-1', 'wrong-pw-9') }).catch((x) => x);
+      const badPw = await e.builder.build({ mode: 'logical', sourceUrl: src.url.replace('owner-pw-1', 'wrong-pw-9') }).catch((x) => x);
       expect(badPw).toMatchObject({ status: 502, code: 'source_auth_failed' });
       expect(badPw.message).toMatch(/wrong password/);
       expect(badPw.message).not.toContain('wrong-pw-9');
-      const mismatch = await e.builder.build({ mode: 'physical', url: src.replicationUrl }).catch((x) => x);
+      const mismatch = await e.builder.build({ mode: 'physical', sourceUrl: src.replicationUrl }).catch((x) => x);
       expect(mismatch).toMatchObject({ status: 400 });
       expect(mismatch.message).toMatch(/same major version: the source .* is PostgreSQL 15, this agent runs PostgreSQL 18/);
       expect(uriOf(e, 'main')).toBe(before);
@@ -228,7 +228,7 @@ describeWithPool('a streaming physical replica as main (agent on PostgreSQL 15, 
   };
 
   it('main is a hot standby that shows a row inserted on the source within seconds, and its lag', async () => {
-    const rec = await e.builder.build({ mode: 'physical', url: src.replicationUrl });
+    const rec = await e.builder.build({ mode: 'physical', sourceUrl: src.replicationUrl });
     expect(rec).toMatchObject({ state: 'ready', standby: true, database: 'shop', user: 'replicator' });
     await src.sql("INSERT INTO customers(email, full_name) VALUES ('streamed@real-mail.example', 'Streamed')");
     const ms = await waitForRow('main', 'streamed@real-mail.example');
@@ -259,7 +259,7 @@ describeWithPool('a streaming physical replica as main (agent on PostgreSQL 15, 
   it('a source URL without a password (trust on the source) builds a streaming main; no answer carries the source credentials', async () => {
     await src.trust('replicator');
     const url = src.replicationUrl.replace(':repl-pw-1', '');
-    const rec = await e.builder.build({ mode: 'physical', url });
+    const rec = await e.builder.build({ mode: 'physical', sourceUrl: url });
     expect(rec).toMatchObject({ state: 'ready', standby: true, database: 'shop' });
     await src.sql("INSERT INTO customers(email, full_name) VALUES ('no-password@real-mail.example', 'Trust')");
     expect(await waitForRow('main', 'no-password@real-mail.example')).not.toBeNull();

@@ -27,7 +27,7 @@ describeWithPool('masked templates hold no unmasked byte (source: PostgreSQL 15 
     });
     src = await startSourceCluster(e.dataDir, testPortRange().from + 90);
     pii = await addPatients(src);
-    await e.builder.build({ mode: 'logical', url: src.url, jobs: 2 });
+    await e.builder.build({ mode: 'logical', sourceUrl: src.url, jobs: 2 });
   });
 
   afterAll(async () => {

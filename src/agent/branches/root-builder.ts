@@ -23,11 +23,10 @@ import { idleProgress } from '../sources/progress.ts';
 import { scrubCredentials } from '../log-redact.ts';
 import { rebuildTemplates } from '../templates/rebuild.ts';
 import type { Template } from '../templates/rebuild.ts';
+import type { InitBody } from '../../core/api/requests.ts';
 
-export type RootSpec =
-  | { mode: 'empty'; seeds?: { name: string; sql: string }[] }
-  | { mode: 'logical'; url: string; jobs?: number }
-  | { mode: 'physical'; url: string };
+/** How to build main: the body of POST /v1/init, also stored to repeat the build on refresh. */
+export type RootSpec = InitBody;
 
 export type { Template };
 
@@ -90,7 +89,13 @@ export class RootBuilder {
 
   /** The spec of the last successful build (what a refresh repeats); holds the source URL, so 0600. */
   async lastSpec(): Promise<RootSpec | null> {
-    return JSON.parse(await readFile(this.specFile(), 'utf8').catch(() => 'null')) as RootSpec | null;
+    const stored = JSON.parse(await readFile(this.specFile(), 'utf8').catch(() => 'null')) as (RootSpec & { url?: string }) | null;
+    // Older agents stored the source as `url`.
+    if (stored && stored.mode !== 'empty' && !stored.sourceUrl && stored.url) {
+      const { url, ...rest } = stored;
+      return { ...rest, sourceUrl: url };
+    }
+    return stored;
   }
 
   async refresh(): Promise<BranchRecord> {
@@ -109,7 +114,7 @@ export class RootBuilder {
       phase: 'checking the source',
       startedAt: new Date().toISOString(),
     };
-    const secrets = 'url' in spec ? [new URL(spec.url).password, decodeURIComponent(new URL(spec.url).password)] : [];
+    const secrets = 'sourceUrl' in spec ? [new URL(spec.sourceUrl).password, decodeURIComponent(new URL(spec.sourceUrl).password)] : [];
     try {
       const plan = await this.preflight(spec);
       const rec = await this.buildBeside(spec, plan);
@@ -135,8 +140,8 @@ export class RootBuilder {
     spec: RootSpec,
   ): Promise<{ tool?: string; restore?: string; database: string; sourceBytes: number; superuser?: string }> {
     if (spec.mode === 'empty') return { database: 'postgres', sourceBytes: 0 };
-    const src = await probeSource(spec.url);
-    const where = describeSource(spec.url);
+    const src = await probeSource(spec.sourceUrl);
+    const where = describeSource(spec.sourceUrl);
     const dirs = candidateDirs([...this.clientBinDirs, this.parts.pg.bins.dir]);
     const serverMajor = this.parts.pg.bins.major;
     if (spec.mode === 'logical') {
@@ -173,7 +178,7 @@ export class RootBuilder {
     const old = registry.get(ROOT_BRANCH);
     // A replica's roles and passwords are its source's: the record keeps none of them (nothing to hand out).
     const password = spec.mode === 'physical' ? '' : (old?.password ?? generatePassword());
-    const user = spec.mode === 'physical' ? decodeURIComponent(new URL(spec.url).username) : SUPERUSER;
+    const user = spec.mode === 'physical' ? decodeURIComponent(new URL(spec.sourceUrl).username) : SUPERUSER;
     const port = await provisioner.allocatePort();
     const tmp: BranchRecord = {
       ...(old ?? ({} as BranchRecord)),
@@ -193,7 +198,7 @@ export class RootBuilder {
         await cloneReplica({
           runner: this.parts.runner,
           pgBasebackup: plan.tool!,
-          sourceUrl: spec.url,
+          sourceUrl: spec.sourceUrl,
           dataDir: dir,
           user: pgUser,
           progress: this.progress,
@@ -216,7 +221,7 @@ export class RootBuilder {
             runner: this.parts.runner,
             pgDump: plan.tool!,
             pgRestore: plan.restore!,
-            sourceUrl: spec.url,
+            sourceUrl: spec.sourceUrl,
             sourceBytes: plan.sourceBytes,
             target: { socketDir: pg.socketDir(port), port, user: SUPERUSER, database: plan.database },
             workDir: join(this.workDir, 'import'),

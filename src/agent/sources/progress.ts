@@ -1,16 +1,7 @@
-/** What a long root build is doing, for GET /v1/init/progress and the CLI's progress line. */
-export interface BuildProgress {
-  running: boolean;
-  mode: 'empty' | 'logical' | 'physical' | null;
-  phase: string;
-  tablesDone: number;
-  tablesTotal: number;
-  bytesDone: number;
-  bytesTotal: number;
-  startedAt: string | null;
-  finishedAt: string | null;
-  error: string | null;
-}
+import type { BuildProgress } from '../../core/api/responses.ts';
+
+/** What a long root build is doing (GET /v1/init/progress); the shape is the API's. */
+export type { BuildProgress };
 
 export function idleProgress(): BuildProgress {
   return {

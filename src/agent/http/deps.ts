@@ -1,0 +1,40 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { BranchManager } from '../branches/manager.ts';
+import type { RootBuilder } from '../branches/root-builder.ts';
+import type { Authenticator } from '../auth/authenticator.ts';
+import type { Principal } from '../auth/principal.ts';
+import type { AuditLog } from '../audit.ts';
+import type { Metrics } from '../metrics.ts';
+import type { RefusalLimiter } from '../rate-limit.ts';
+
+/** What the HTTP server needs from the rest of the agent. */
+export interface ServerDeps {
+  manager: BranchManager;
+  builder: RootBuilder;
+  auth: Authenticator;
+  audit: AuditLog;
+  metrics: Metrics;
+  /** Refused requests per client address; none = no limit (inject tests). */
+  limiter?: RefusalLimiter;
+  publicHost: string;
+  /** PEM of the CA that issued branch postgres certificates (GET /v1/ca). */
+  caPem?: string;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  https?: { cert: Buffer; key: Buffer };
+  version: string;
+  /** A pino logger (the agent's); none = silent, for inject tests. */
+  logger?: FastifyBaseLogger;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+    /** Set by routes for the audit record. */
+    auditAction: string | null;
+    auditBranch: string | null;
+  }
+  interface FastifyContextConfig {
+    /** The route's operationId in the API table (src/core/api/routes.ts); absent for unknown routes. */
+    operationId?: string;
+  }
+}

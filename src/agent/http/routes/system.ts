@@ -1,0 +1,42 @@
+import type { ServerDeps } from '../deps.ts';
+import { notFound } from '../../../core/errors.ts';
+import { openApiDocument } from '../../../core/api/openapi.ts';
+import type { RouteHandlers } from '../register.ts';
+import { mustRead } from '../access.ts';
+
+export function systemRoutes(deps: ServerDeps): RouteHandlers<'getHealth' | 'getMetrics' | 'getOpenApi' | 'getCa' | 'listAudit'> {
+  return {
+    getHealth: {
+      handle: async () => ({ ok: true, version: deps.version, storage: deps.manager.storage.kind }),
+    },
+
+    getMetrics: {
+      handle: async ({ reply, principal }) => {
+        mustRead(principal, 'metrics');
+        const byState: Record<string, number> = {};
+        for (const r of deps.manager.list()) byState[r.state] = (byState[r.state] ?? 0) + 1;
+        const pool = await deps.manager.storage.usage();
+        reply.type('text/plain; version=0.0.4');
+        return deps.metrics.render({ branchesByState: byState, pool });
+      },
+    },
+
+    getCa: {
+      handle: async () => {
+        if (!deps.caPem) throw notFound('this agent runs branch postgres without TLS');
+        return { pem: deps.caPem };
+      },
+    },
+
+    getOpenApi: {
+      handle: async () => openApiDocument(deps.version),
+    },
+
+    listAudit: {
+      handle: async ({ principal, query }) => {
+        mustRead(principal, 'the audit trail');
+        return { records: await deps.audit.list({ limit: query.limit ?? 100, branch: query.branch }) };
+      },
+    },
+  };
+}

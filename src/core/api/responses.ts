@@ -1,0 +1,122 @@
+import { z } from 'zod';
+import { branchName, branchState, count, labels, port, storageKind, timestamp } from './fields.ts';
+
+/** Response shapes of the agent API. Objects are not strict: a newer agent may add fields. */
+
+export const connectionInfo = z
+  .object({
+    host: z.string(),
+    port,
+    database: z.string(),
+    user: z.string(),
+    password: z.string(),
+    uri: z.string().meta({ description: 'a libpq URI that psql accepts' }),
+  })
+  .meta({ id: 'ConnectionInfo', description: 'how to connect; only for callers allowed to write the branch' });
+export type ConnectionInfo = z.infer<typeof connectionInfo>;
+
+const bytesOrNull = z.number().int().min(0).nullable();
+const msOrNull = z.number().min(0).nullable();
+
+export const branch = z
+  .object({
+    name: branchName,
+    parent: branchName.nullable(),
+    state: branchState,
+    error: z.string().optional().meta({ description: 'why the branch failed' }),
+    host: z.string(),
+    port,
+    database: z.string(),
+    user: z.string(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+    expiresAt: timestamp.nullable(),
+    protected: z.boolean(),
+    labels,
+    storage: z.object({ driver: z.string(), exclusiveBytes: bytesOrNull }),
+    timings: z.object({ createMs: msOrNull, resetMs: msOrNull.optional() }),
+    replication: z
+      .object({ lagBytes: bytesOrNull, lagSeconds: z.number().nullable() })
+      .nullable()
+      .optional()
+      .meta({ description: 'a streaming replica main: how far behind its source' }),
+    connection: connectionInfo.optional(),
+  })
+  .meta({ id: 'Branch', description: 'a branch; connection only for callers allowed to write it and only when ready' });
+export type Branch = z.infer<typeof branch>;
+
+export const createResult = z
+  .object({ branch, created: z.boolean().meta({ description: 'false: it existed and ifExists was return' }) })
+  .meta({ id: 'CreateResult' });
+export type CreateResult = z.infer<typeof createResult>;
+
+export const branchList = z.object({ branches: z.array(branch) }).meta({ id: 'BranchList' });
+export type BranchList = z.infer<typeof branchList>;
+
+export const deleteResult = z.object({ deleted: z.array(branchName).meta({ description: 'children first' }) }).meta({ id: 'DeleteResult' });
+export type DeleteResult = z.infer<typeof deleteResult>;
+
+export const initResult = z.object({ branch }).meta({ id: 'InitResult' });
+export type InitResult = z.infer<typeof initResult>;
+
+export const diffResult = z.object({ sql: z.string(), summary: z.array(z.string()) }).meta({ id: 'DiffResult' });
+export type DiffResult = z.infer<typeof diffResult>;
+
+export const health = z.object({ ok: z.boolean(), version: z.string(), storage: storageKind }).meta({ id: 'Health' });
+export type Health = z.infer<typeof health>;
+
+export const caCertificate = z
+  .object({ pem: z.string().meta({ description: 'PEM of the CA that issued the branch postgres certificates' }) })
+  .meta({ id: 'CaCertificate' });
+export type CaCertificate = z.infer<typeof caCertificate>;
+
+export const buildProgress = z
+  .object({
+    running: z.boolean(),
+    mode: z.enum(['empty', 'logical', 'physical']).nullable(),
+    phase: z.string(),
+    tablesDone: count,
+    tablesTotal: count,
+    bytesDone: count,
+    bytesTotal: count,
+    startedAt: timestamp.nullable(),
+    finishedAt: timestamp.nullable(),
+    error: z.string().nullable(),
+  })
+  .meta({ id: 'BuildProgress', description: 'what the current (or last) build of main is doing' });
+export type BuildProgress = z.infer<typeof buildProgress>;
+
+export const auditRecord = z
+  .object({
+    id: z.number().int().min(1),
+    time: timestamp,
+    actor: z.string(),
+    action: z.string(),
+    branch: z.string().nullable(),
+    result: z.enum(['ok', 'error', 'denied']),
+    status: z.number().int(),
+    requestId: z.string().optional(),
+    detail: z.string().optional(),
+  })
+  .meta({ id: 'AuditRecord' });
+export type AuditRecord = z.infer<typeof auditRecord>;
+
+export const auditList = z.object({ records: z.array(auditRecord) }).meta({ id: 'AuditList' });
+export type AuditList = z.infer<typeof auditList>;
+
+export const errorBody = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ description: 'machine-readable, e.g. bad_request, forbidden, not_found, conflict' }),
+      message: z.string().meta({ description: 'what to fix; never carries secrets or internals' }),
+      conflicts: z.array(z.unknown()).optional().meta({ description: 'rebase: where it stopped' }),
+    }),
+  })
+  .meta({ id: 'Error' });
+export type ApiErrorBody = z.infer<typeof errorBody>;
+
+export const metricsText = z.string().meta({ description: 'Prometheus text exposition format 0.0.4' });
+export const openApiDocumentSchema = z
+  .object({ openapi: z.string(), info: z.object({ title: z.string(), version: z.string() }), paths: z.record(z.string(), z.unknown()) })
+  .meta({ id: 'OpenApiDocument', description: 'this document' });
+export type OpenApiDocument = z.infer<typeof openApiDocumentSchema>;
