@@ -69,6 +69,7 @@ describeWithPool('agent HTTP API (inject, real engine on btrfs)', () => {
       publicHost: '127.0.0.1',
       version: 'test',
       logger: createLogger('debug', sink),
+      checkAnswers: true,
     });
     await server.ready();
   });

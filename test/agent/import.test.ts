@@ -127,6 +127,7 @@ describeWithPool('production-like data in main (source: a separate PostgreSQL 15
         metrics: new Metrics(),
         publicHost: '127.0.0.1',
         version: 'test',
+        checkAnswers: true,
       });
       const headers = { authorization: 'Bearer qa-token-only-masked-0001' };
       const refused = await server.inject({ method: 'POST', url: '/v1/branches', headers, payload: { name: 'qa-2', parent: 'main' } });

@@ -82,6 +82,6 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       .send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]?.slice(0, 200)}` } });
   });
 
-  registerRoutes(server, { ...systemRoutes(deps), ...branchRoutes(deps), ...mainRoutes(deps) });
+  registerRoutes(server, { ...systemRoutes(deps), ...branchRoutes(deps), ...mainRoutes(deps) }, { checkAnswers: deps.checkAnswers });
   return server;
 }

@@ -24,6 +24,8 @@ export interface ServerDeps {
   version: string;
   /** A pino logger (the agent's); none = silent, for inject tests. */
   logger?: FastifyBaseLogger;
+  /** Tests: check every success answer against the route table's schema; a mismatch is a 500. */
+  checkAnswers?: boolean;
 }
 
 declare module 'fastify' {

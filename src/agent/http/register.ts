@@ -27,7 +27,7 @@ export type RouteHandlers<K extends OperationId = OperationId> = { [P in K]: Rou
  * Registers every operation of the API table with its handler. Inputs are parsed with the table's
  * zod schemas (a 400 naming each bad field) before the handler runs, so handlers get typed values.
  */
-export function registerRoutes(server: FastifyInstance, handlers: RouteHandlers): void {
+export function registerRoutes(server: FastifyInstance, handlers: RouteHandlers, opts: { checkAnswers?: boolean } = {}): void {
   for (const id of Object.keys(routes) as OperationId[]) {
     const spec: RouteSpec = routes[id];
     const handler = handlers[id] as RouteHandler<OperationId>;
@@ -45,8 +45,21 @@ export function registerRoutes(server: FastifyInstance, handlers: RouteHandlers)
         const query = spec.query ? parse(spec.query, req.query, 'query') : undefined;
         const body = spec.body ? parse(spec.body, req.body, 'body') : undefined;
         const ctx = { req, reply, principal: req.principal, params, query, body } as RouteContext<OperationId>;
-        return handler.handle(ctx);
+        const answer = await handler.handle(ctx);
+        if (opts.checkAnswers && answer !== reply) checkAnswer(id, spec, reply.statusCode, answer);
+        return answer;
       },
     });
+  }
+}
+
+/** The contract's side of a success answer: a mismatch means the table and the handler disagree. */
+function checkAnswer(id: OperationId, spec: RouteSpec, status: number, answer: unknown): void {
+  const expected = spec.responses[status as 200 | 201];
+  if (!expected) throw new Error(`${id} answered ${status}, which the route table does not list`);
+  const r = expected.schema.safeParse(answer);
+  if (!r.success) {
+    const problems = r.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
+    throw new Error(`${id} answered ${status} with a body the route table does not describe: ${problems.join('; ')}`);
   }
 }
