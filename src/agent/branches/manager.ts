@@ -1,12 +1,11 @@
 import type { StorageDriver } from '../storage/driver.ts';
-import { SUPERUSER } from '../postgres/instance.ts';
-import { generatePassword } from '../postgres/scram.ts';
 import type { Prepare, Provisioner, StepHook } from '../provisioner/provisioner.ts';
 import { assertMasked, beginMaskBuild } from '../templates/masking.ts';
 import type { ReplicationLag } from '../provisioner/replication.ts';
 import { toApiError } from '../provisioner/failures.ts';
 import type { LogFn } from '../logger.ts';
 import type { BranchRecord, Registry } from './registry.ts';
+import { childRecord, emptyRootRecord } from './new-record.ts';
 import type { KeyedLock } from './locks.ts';
 import { badRequest, conflict, notFound } from '../../core/errors.ts';
 import { branchNameProblem, ROOT_BRANCH } from '../../core/names.ts';
@@ -103,26 +102,16 @@ export class BranchManager {
       assertMasked(parent);
       await this.provisioner.assertRoom();
       const started = performance.now();
-      const now = new Date();
       const port = await this.provisioner.allocatePort();
-      const rec: BranchRecord = {
+      const rec = childRecord({
         name: req.name,
-        parent: parentName,
-        state: 'creating',
+        parent,
         port,
-        database: parent.database,
-        // A standby's login is its source's (often a replication role): branches get its superuser.
-        user: parent.standby ? (parent.superuser ?? SUPERUSER) : parent.user,
-        superuser: parent.superuser,
-        password: generatePassword(),
-        createdAt: now.toISOString(),
-        updatedAt: now.toISOString(),
-        expiresAt: ttlMs ? new Date(now.getTime() + ttlMs).toISOString() : null,
-        protected: false,
-        labels: req.labels ?? {},
-        storage: { driver: this.storage.kind, exclusiveBytes: null },
-        timings: { createMs: null },
-      };
+        ttlMs,
+        labels: req.labels,
+        driver: this.storage.kind,
+        now: new Date(),
+      });
       try {
         await this.registry.put(rec);
         await this.step('registered', rec.name);
@@ -171,24 +160,8 @@ export class BranchManager {
   /** Seeds, imports and replicas are the root builder's job; this is the empty `main` of a first start. */
   private async initRoot(): Promise<BranchRecord> {
     const started = performance.now();
-    const now = new Date().toISOString();
     const port = await this.provisioner.allocatePort();
-    const rec: BranchRecord = {
-      name: ROOT_BRANCH,
-      parent: null,
-      state: 'creating',
-      port,
-      database: 'postgres',
-      user: SUPERUSER,
-      password: generatePassword(),
-      createdAt: now,
-      updatedAt: now,
-      expiresAt: null,
-      protected: true,
-      labels: {},
-      storage: { driver: this.storage.kind, exclusiveBytes: null },
-      timings: { createMs: null },
-    };
+    const rec = emptyRootRecord({ port, driver: this.storage.kind, now: new Date() });
     try {
       await this.registry.put(rec);
       await this.provisioner.initEmpty(rec, (moved) => this.registry.put(moved));
