@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describeWithPool } from '../helpers/env.ts';
 import { startTestAgent } from '../helpers/agent-harness.ts';
 import type { TestAgent } from '../helpers/agent-harness.ts';
-import { makeDataDir, sql, testPortRange } from '../helpers/engine-harness.ts';
+import { destroyDataDir, makeDataDir, sql, testPortRange } from '../helpers/engine-harness.ts';
 import { startSourceCluster } from '../helpers/source-cluster.ts';
 import type { SourceCluster } from '../helpers/source-cluster.ts';
 import { addPatients, grepPii, MASK_SQL } from '../helpers/pii.ts';
@@ -19,6 +19,7 @@ describeWithPool('kill -9 of the agent during a template masking (real agent pro
   let client: AgentClient;
   let src: SourceCluster;
   let pii: Set<string>;
+  let dataDir: string | undefined;
 
   const volume = (name: string) => join(agent.dataDir, 'pool', 'vols', name);
 
@@ -55,7 +56,7 @@ describeWithPool('kill -9 of the agent during a template masking (real agent pro
   }
 
   beforeAll(async () => {
-    const dataDir = await makeDataDir('maskcrash');
+    dataDir = await makeDataDir('maskcrash');
     await writeFile(join(dataDir, 'mask.sql'), MASK_SQL);
     await writeFile(join(dataDir, 'slow.sql'), 'SELECT pg_sleep(4)');
     src = await startSourceCluster(dataDir, testPortRange().from + 90);
@@ -68,7 +69,9 @@ describeWithPool('kill -9 of the agent during a template masking (real agent pro
 
   afterAll(async () => {
     await src?.stop().catch(() => {});
-    await agent?.destroy();
+    // An agent that never started leaves the data dir (source cluster, pool) to us.
+    if (agent) await agent.destroy();
+    else if (dataDir) await destroyDataDir(dataDir);
   });
 
   it('killed during the first build of main-masked: the restart builds it masked; its branch holds no PII', async () => {
