@@ -18,6 +18,8 @@ import { KeyedLock } from './branches/locks.ts';
 import { BranchManager } from './branches/manager.ts';
 import { BranchRecovery } from './branches/recovery.ts';
 import { RootBuilder } from './branches/root-builder.ts';
+import { doctorReport } from './branches/doctor.ts';
+import type { DoctorReport } from './branches/doctor.ts';
 import type { Template } from './branches/root-builder.ts';
 import { Provisioner } from './provisioner/provisioner.ts';
 import type { StepHook } from './provisioner/provisioner.ts';
@@ -61,6 +63,8 @@ export interface Engine {
   /** The port allocator (failure tests squat a port right after it is handed out). */
   ports: PortAllocator;
   dataDir: string;
+  /** What recovery set aside instead of acting on it (GET /v1/doctor). */
+  doctor(): Promise<DoctorReport>;
   close(opts?: { stopBranches?: boolean }): Promise<void>;
 }
 
@@ -174,6 +178,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     tls,
     ports,
     dataDir,
+    doctor: () => doctorReport({ registry, storage }),
     async close(c = {}) {
       if (c.stopBranches) await manager.stopAll();
     },

@@ -94,6 +94,7 @@ export async function startAgent(
     limiter: new RefusalLimiter({ max: cfg.rateLimit.refusals, windowMs: cfg.rateLimit.windowSeconds * 1000 }),
     publicHost: cfg.publicHost,
     caPem: engine.tls.caPem,
+    doctor: () => engine.doctor(),
     https,
     version: VERSION,
     logger,

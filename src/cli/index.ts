@@ -7,6 +7,7 @@ import { resolveAgentTarget, type AgentTarget } from './config.ts';
 import { createCommand } from './create.ts';
 import { deleteCommand } from './delete.ts';
 import { diffCommand } from './diff.ts';
+import { doctorCommand } from './doctor.ts';
 import { VERSION } from '../core/version.ts';
 import { CliError, EXIT_ERROR, EXIT_OK, EXIT_USAGE, UsageError } from './errors.ts';
 import { extendCommand } from './extend.ts';
@@ -39,6 +40,7 @@ export const COMMANDS: CommandSpec[] = [
   startCommand,
   extendCommand,
   auditCommand,
+  doctorCommand,
   caCommand,
 ];
 

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { routes } from './api/routes.ts';
 import type { BodyInputOf, OperationId, ResultOf, RouteSpec } from './api/routes.ts';
-import type { ApiErrorBody, AuditList, Branch, BranchList, BuildProgress, CreateResult } from './api/responses.ts';
+import type { ApiErrorBody, AuditList, Branch, BranchList, BuildProgress, CreateResult, DoctorReport } from './api/responses.ts';
 import type { CaCertificate, DeleteResult, DiffResult, Health, InitResult, OpenApiDocument } from './api/responses.ts';
 import type { CreateBranchBody, InitBody, PatchBranchBody } from './api/requests.ts';
 
@@ -99,6 +99,10 @@ export class AgentClient {
   /** The CA of branch postgres certificates (PEM), for sslmode=verify-full. */
   ca(): Promise<CaCertificate> {
     return this.call('getCa');
+  }
+  /** What the agent set aside instead of acting on it (admin). */
+  doctor(): Promise<DoctorReport> {
+    return this.call('getDoctor');
   }
   audit(limit = 100, branch?: string): Promise<AuditList> {
     return this.call('listAudit', { query: { limit: String(limit), branch } });

@@ -8,6 +8,7 @@ import type { TestAgent } from '../helpers/agent-harness.ts';
 import { sql } from '../helpers/engine-harness.ts';
 import { AgentClient, AgentError } from '../../src/core/client.ts';
 import { portIsFree } from '../../src/agent/postgres/ports.ts';
+import { runCli } from '../cli/helpers.ts';
 
 /** What is on disk: volumes (with quarantined ones) and registry files. */
 async function disk(agent: TestAgent) {
@@ -79,6 +80,21 @@ describeWithPool('one agent per data dir; unreadable state is quarantined, never
     expect(volumes.filter((v) => v.startsWith('.quarantine-gone-1-'))).toHaveLength(1);
     const quarantined = await readdir(join(agent.dataDir, 'state', 'quarantine'));
     expect(quarantined.map((f) => f.replace(/\.json\..*$/, '')).sort()).toEqual(['keep-1', 'main']);
+
+    // The API and the CLI name all three; the CLI exits 1 while anything is set aside.
+    const report = await client.doctor();
+    expect(report.ok).toBe(false);
+    expect(report.records.map((r) => [r.branch, r.reason])).toEqual([
+      ['keep-1', 'the file is empty'],
+      ['main', 'the file is not valid JSON (truncated or corrupt)'],
+    ]);
+    expect(report.unclaimed).toEqual(['keep-1', 'main']);
+    expect(report.volumes).toEqual([{ volume: expect.stringMatching(/^\.quarantine-gone-1-/), branch: 'gone-1' }]);
+    const cli = await runCli(['doctor'], { env: { VELA_AGENT_URL: agent.url, VELA_TOKEN: agent.token } });
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).toMatch(/unreadable record of branch main: the file is not valid JSON/);
+    expect(cli.stdout).toMatch(/volume keep-1 kept without a readable record/);
+    expect(cli.stdout).toMatch(/volume of gone-1 no record claimed, quarantined as \.quarantine-gone-1-/);
 
     // A create over a kept volume is refused and leaves it alone.
     const again = await client.create({ name: 'keep-1' }).catch((e: unknown) => e);

@@ -17,8 +17,9 @@ export type Action =
   | 'start'
   | 'rebase'
   | 'diff'
-  | 'init' // POST /v1/init, POST /v1/branches/main/refresh, GET /v1/doctor
-  | 'refresh';
+  | 'init' // POST /v1/init
+  | 'refresh' // POST /v1/branches/main/refresh
+  | 'doctor'; // GET /v1/doctor
 
 /** What access needs to know about a branch; the registry (or anything with records) provides it. */
 export interface BranchFacts {
@@ -51,6 +52,7 @@ const RULES: Record<Action, Rule> = {
   diff: { scope: 'read', reach: true, guarded: false },
   init: { scope: 'admin', reach: false, guarded: false },
   refresh: { scope: 'admin', reach: false, guarded: false },
+  doctor: { scope: 'admin', reach: false, guarded: false },
 };
 
 const RANK: Record<Scope, number> = { read: 1, write: 2, admin: 3 };

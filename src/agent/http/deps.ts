@@ -6,6 +6,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { AuditLog } from '../audit.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RefusalLimiter } from '../rate-limit.ts';
+import type { DoctorReport } from '../branches/doctor.ts';
 
 /** What the HTTP server needs from the rest of the agent. */
 export interface ServerDeps {
@@ -17,6 +18,8 @@ export interface ServerDeps {
   /** Refused requests per client address; none = no limit (inject tests). */
   limiter?: RefusalLimiter;
   publicHost: string;
+  /** What recovery set aside (GET /v1/doctor); none = nothing to report (inject tests without an engine's). */
+  doctor?: () => Promise<DoctorReport>;
   /** PEM of the CA that issued branch postgres certificates (GET /v1/ca). */
   caPem?: string;
   /** Serve HTTPS with this certificate and key (PEM). */

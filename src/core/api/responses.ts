@@ -104,6 +104,20 @@ export type AuditRecord = z.infer<typeof auditRecord>;
 export const auditList = z.object({ records: z.array(auditRecord) }).meta({ id: 'AuditList' });
 export type AuditList = z.infer<typeof auditList>;
 
+export const doctorReport = z
+  .object({
+    ok: z.boolean().meta({ description: 'true when nothing was set aside' }),
+    records: z
+      .array(z.object({ branch: z.string(), file: z.string(), reason: z.string().nullable() }))
+      .meta({ description: 'registry records that could not be read, moved to state/quarantine/' }),
+    unclaimed: z.array(z.string()).meta({ description: 'volumes kept in place because their record is unreadable' }),
+    volumes: z
+      .array(z.object({ volume: z.string(), branch: z.string() }))
+      .meta({ description: 'volumes no record claimed, renamed into quarantine (never deleted)' }),
+  })
+  .meta({ id: 'DoctorReport' });
+export type DoctorReport = z.infer<typeof doctorReport>;
+
 export const errorBody = z
   .object({
     error: z.object({

@@ -8,6 +8,7 @@ import {
   caCertificate,
   createResult,
   deleteResult,
+  doctorReport,
   diffResult,
   health,
   initResult,
@@ -89,6 +90,16 @@ export const routes = {
     description: 'One record per mutating request: who, what, when, result.',
     query: auditQuery,
     responses: { 200: { description: 'audit records', schema: auditList } },
+  }),
+  getDoctor: route({
+    method: 'GET',
+    path: '/v1/doctor',
+    tag: 'system',
+    auth: 'bearer',
+    summary: 'What the agent set aside instead of acting on it (admin)',
+    description:
+      'Unreadable registry records (moved to state/quarantine/), volumes kept because their record is unreadable, and volumes no record claimed (renamed into quarantine). The agent deletes none of them.',
+    responses: { 200: { description: 'the report', schema: doctorReport } },
   }),
   getCa: route({
     method: 'GET',

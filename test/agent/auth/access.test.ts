@@ -21,6 +21,7 @@ function question(row: AccessRow): { action: Action; target: Target } {
   if (row.method === 'POST' && row.path === '/v1/branches') return { action: 'create', target: { name: row.branch!, parent: row.parent! } };
   if (row.path === '/v1/init') return { action: 'init', target: null };
   if (row.path.endsWith('/refresh')) return { action: 'refresh', target: null };
+  if (row.path === '/v1/doctor') return { action: 'doctor', target: null };
   if (row.connection) return { action: 'credentials', target: row.branch };
   const sub = /^\/v1\/branches\/[a-z0-9-]+\/(reset|stop|start|rebase|diff)$/.exec(row.path);
   if (sub) return { action: sub[1] as Action, target: row.branch };

@@ -2,9 +2,12 @@ import type { ServerDeps } from '../deps.ts';
 import { notFound } from '../../../core/errors.ts';
 import { openApiDocument } from '../../../core/api/openapi.ts';
 import type { RouteHandlers } from '../register.ts';
-import { mustRead } from '../access.ts';
+import { branchAccess, mustRead } from '../access.ts';
 
-export function systemRoutes(deps: ServerDeps): RouteHandlers<'getHealth' | 'getMetrics' | 'getOpenApi' | 'getCa' | 'listAudit'> {
+export function systemRoutes(
+  deps: ServerDeps,
+): RouteHandlers<'getHealth' | 'getMetrics' | 'getOpenApi' | 'getCa' | 'listAudit' | 'getDoctor'> {
+  const { may } = branchAccess(deps);
   return {
     getHealth: {
       handle: async () => ({ ok: true, version: deps.version, storage: deps.manager.storage.kind }),
@@ -30,6 +33,13 @@ export function systemRoutes(deps: ServerDeps): RouteHandlers<'getHealth' | 'get
 
     getOpenApi: {
       handle: async () => openApiDocument(deps.version),
+    },
+
+    getDoctor: {
+      handle: async ({ principal }) => {
+        may(principal, 'doctor', null);
+        return deps.doctor ? deps.doctor() : { ok: true, records: [], unclaimed: [], volumes: [] };
+      },
     },
 
     listAudit: {
