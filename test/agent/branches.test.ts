@@ -85,9 +85,9 @@ describeWithPool('branch manager on a real btrfs pool', () => {
     expect(trig).toEqual([{ note: 'created' }]);
     const ext = await sql(uri, "SELECT (attrs -> 'a') AS a FROM accounts WHERE id = $1", [ins.id]);
     expect(ext).toEqual([{ a: '1' }]);
-    // RLS: the app role sees only its own rows (none: all rows were inserted by postgres).
+    // RLS: the app role sees only its own rows (none: all rows were inserted by the owner role).
     await adminSql(e, 'feature-b', "ALTER ROLE app PASSWORD 'branch-secret'");
-    const asApp = connectionInfo(e.manager.get('feature-b'), '127.0.0.1').uri.replace(/\/\/postgres:[^@]+@/, '//app:branch-secret@');
+    const asApp = connectionInfo(e.manager.get('feature-b'), '127.0.0.1').uri.replace(/\/\/[^:/]+:[^@]+@/, '//app:branch-secret@');
     expect(await sql(asApp, 'SELECT * FROM accounts')).toHaveLength(0);
     // No INSERT policy exists for app, so RLS refuses its writes in the branch as in the parent.
     await expect(sql(asApp, "INSERT INTO accounts(email) VALUES ('app@example.com')")).rejects.toThrow(/row-level security/);
@@ -121,20 +121,17 @@ describeWithPool('branch manager on a real btrfs pool', () => {
   });
 
   it('a fresh branch owns under 5 MB of the pool, and delete gives it back', async () => {
-    await sql(
-      uriOf(e, 'main'),
-      'CREATE TABLE bulk AS SELECT g, repeat(md5(g::text), 10) AS pad FROM generate_series(1, 200000) g; CHECKPOINT',
-    );
+    await sql(uriOf(e, 'main'), 'CREATE TABLE bulk AS SELECT g, repeat(md5(g::text), 10) AS pad FROM generate_series(1, 200000) g');
+    // CHECKPOINT is the agent's (superuser) business, not the branch role's.
+    await adminSql(e, 'main', 'CHECKPOINT');
     await e.manager.storage.settle?.();
     const { record } = await e.manager.create({ name: 'space' });
     const exclusive = await e.manager.measure(record.name);
     expect(exclusive).not.toBeNull();
     expect(exclusive!).toBeLessThan(5 * 1024 * 1024);
     // Make the branch own real data, then delete it: the pool's used bytes drop again.
-    await sql(
-      uriOf(e, 'space'),
-      'CREATE TABLE own AS SELECT g, repeat(md5(g::text), 20) AS pad FROM generate_series(1, 300000) g; CHECKPOINT',
-    );
+    await sql(uriOf(e, 'space'), 'CREATE TABLE own AS SELECT g, repeat(md5(g::text), 20) AS pad FROM generate_series(1, 300000) g');
+    await adminSql(e, 'space', 'CHECKPOINT');
     await e.manager.storage.settle?.();
     const withData = (await e.manager.storage.usage()).usedBytes;
     await e.manager.delete('space');

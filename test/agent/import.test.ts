@@ -9,6 +9,7 @@ import { startSourceCluster } from '../helpers/source-cluster.ts';
 import type { SourceCluster } from '../helpers/source-cluster.ts';
 import { connectionInfo, toBranch } from '../../src/agent/branches/connection.ts';
 import { buildServer } from '../../src/agent/http/build-server.ts';
+import { OWNER_ROLE } from '../../src/agent/postgres/roles.ts';
 import { createAuthenticator } from '../../src/agent/auth/authenticator.ts';
 import { AuditLog } from '../../src/agent/audit.ts';
 import { Metrics } from '../../src/agent/metrics.ts';
@@ -64,6 +65,13 @@ describeWithPool('production-like data in main (source: a separate PostgreSQL 15
       ]);
       expect(await sql(uriOf(e, 'main'), "SELECT indexname FROM pg_indexes WHERE indexname = 'orders_customer'")).toHaveLength(1);
       expect(e.builder.progress).toMatchObject({ running: false, mode: 'logical', phase: 'done', tablesTotal: 2, tablesDone: 2 });
+      // Restored by the superuser, handed over to the owner role that main's credentials are for.
+      expect(e.manager.get('main').user).toBe(OWNER_ROLE);
+      const owners = await sql(
+        uriOf(e, 'main'),
+        `SELECT DISTINCT pg_get_userbyid(relowner) AS o FROM pg_class WHERE relnamespace = 'public'::regnamespace`,
+      );
+      expect(owners).toEqual([{ o: OWNER_ROLE }]);
       expect(e.builder.progress.bytesDone).toBeGreaterThan(0);
     });
 
@@ -243,8 +251,15 @@ describeWithPool('a streaming physical replica as main (agent on PostgreSQL 15, 
   it('a branch of the standby is promoted and writable while main keeps streaming', async () => {
     const { record } = await e.manager.create({ name: 'from-replica' });
     expect(record.password).not.toBe('repl-pw-1');
+    // The branch hands out its owner role, which took over the source's objects: migrations work.
+    expect(record.user).toBe(OWNER_ROLE);
     const uri = connectionInfo(record, '127.0.0.1').uri;
     await sql(uri, "INSERT INTO customers(email, full_name) VALUES ('branch-only@x.invalid', 'Branch')");
+    await sql(uri, 'ALTER TABLE customers ADD COLUMN phone text; CREATE INDEX customers_phone ON customers(phone)');
+    expect(await sql(uri, 'SELECT rolsuper FROM pg_roles WHERE rolname = current_user')).toEqual([{ rolsuper: false }]);
+    // The source's own logins got fresh passwords: the source's password opens nothing here.
+    const asSource = uri.replace(/\/\/[^@]+@/, '//app_owner:owner-pw-1@');
+    await expect(sql(asSource, 'SELECT 1')).rejects.toThrow(/password authentication failed/);
     expect(await count(uri, 'customers')).toBe(502);
     await src.sql("INSERT INTO customers(email, full_name) VALUES ('after-branch@real-mail.example', 'After')");
     expect(await waitForRow('main', 'after-branch@real-mail.example')).not.toBeNull();

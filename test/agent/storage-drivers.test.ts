@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeWithPool } from '../helpers/env.ts';
-import { openTestEngine, makeDataDir, destroyDataDir, sql } from '../helpers/engine-harness.ts';
+import { openTestEngine, makeDataDir, destroyDataDir, sql, adminSql } from '../helpers/engine-harness.ts';
 import type { TestEngine } from '../helpers/engine-harness.ts';
 import { processRunner } from '../../src/agent/runner.ts';
 import type { Runner, RunOptions } from '../../src/agent/runner.ts';
@@ -14,7 +14,8 @@ const uriOf = (e: TestEngine, name: string) => connectionInfo(e.manager.get(name
 
 /** Branch a running parent holding ~40 MB and check data, isolation and how much the pool grew. */
 async function branchRunningParent(e: TestEngine): Promise<{ grewBytes: number; cloneBytes: number | null }> {
-  await sql(uriOf(e, 'main'), 'CREATE TABLE big AS SELECT g, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 150000) g; CHECKPOINT');
+  await sql(uriOf(e, 'main'), 'CREATE TABLE big AS SELECT g, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 150000) g');
+  await adminSql(e, 'main', 'CHECKPOINT');
   // Space: an idle parent, so the growth is the clone's alone.
   const before = (await e.manager.storage.usage()).usedBytes;
   await e.manager.create({ name: 'idle-clone' });

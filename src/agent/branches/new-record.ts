@@ -1,4 +1,4 @@
-import { SUPERUSER } from '../postgres/instance.ts';
+import { OWNER_ROLE } from '../postgres/roles.ts';
 import { generatePassword } from '../postgres/scram.ts';
 import { ROOT_BRANCH } from '../../core/names.ts';
 import type { BranchRecord } from './registry.ts';
@@ -20,8 +20,8 @@ export function childRecord(p: {
     state: 'creating',
     port: p.port,
     database: parent.database,
-    // A standby's login is its source's (often a replication role): branches get its superuser.
-    user: parent.standby ? (parent.superuser ?? SUPERUSER) : parent.user,
+    // Every branch hands out its owner role, never a superuser or a source's own login.
+    user: OWNER_ROLE,
     superuser: parent.superuser,
     password: generatePassword(),
     createdAt: now.toISOString(),
@@ -34,7 +34,7 @@ export function childRecord(p: {
   };
 }
 
-/** The record of the empty `main` of a first start: protected, owned by the bootstrap superuser. */
+/** The record of the empty `main` of a first start: protected, handing out the owner role. */
 export function emptyRootRecord(p: { port: number; driver: string; now: Date }): BranchRecord {
   const now = p.now.toISOString();
   return {
@@ -43,7 +43,7 @@ export function emptyRootRecord(p: { port: number; driver: string; now: Date }):
     state: 'creating',
     port: p.port,
     database: 'postgres',
-    user: SUPERUSER,
+    user: OWNER_ROLE,
     password: generatePassword(),
     createdAt: now,
     updatedAt: now,

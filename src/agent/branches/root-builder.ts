@@ -9,6 +9,8 @@ import type { StorageDriver } from '../storage/driver.ts';
 import type { OsUser } from '../postgres/os-user.ts';
 import { generatePassword } from '../postgres/scram.ts';
 import { SUPERUSER } from '../postgres/instance.ts';
+import { setUpOwner, OWNER_ROLE } from '../postgres/roles.ts';
+import { runAsOwner } from '../provisioner/credentials.ts';
 import type { PostgresControl } from '../postgres/instance.ts';
 import type { Provisioner, StepHook } from '../provisioner/provisioner.ts';
 import { toApiError } from '../provisioner/failures.ts';
@@ -178,7 +180,7 @@ export class RootBuilder {
     const old = registry.get(ROOT_BRANCH);
     // A replica's roles and passwords are its source's: the record keeps none of them (nothing to hand out).
     const password = spec.mode === 'physical' ? '' : (old?.password ?? generatePassword());
-    const user = spec.mode === 'physical' ? decodeURIComponent(new URL(spec.sourceUrl).username) : SUPERUSER;
+    const user = spec.mode === 'physical' ? decodeURIComponent(new URL(spec.sourceUrl).username) : OWNER_ROLE;
     const port = await provisioner.allocatePort();
     const tmp: BranchRecord = {
       ...(old ?? ({} as BranchRecord)),
@@ -204,18 +206,20 @@ export class RootBuilder {
           progress: this.progress,
         });
         await pg.ensureInclude(dir);
-        await pg.writeHba(dir, true);
+        await pg.writeHba(dir, { superuser: tmp.superuser, open: true });
         this.progress.phase = 'starting the standby';
         await provisioner.startOnFreePort(tmp, dir, noPersist, { standby: true });
+        await provisioner.refuseAllSuperusers(tmp, dir);
       } else {
         this.progress.phase = 'initdb';
         await pg.initdb(dir);
-        await pg.writeHba(dir, false);
         await provisioner.startOnFreePort(tmp, dir, noPersist);
         const port = tmp.port;
         if (plan.database !== 'postgres') {
           await pg.withClient(port, (c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(plan.database)}`));
         }
+        // Seeds run as the owner role, into databases it owns.
+        await pg.withClient(port, (c) => setUpOwner(c, { role: OWNER_ROLE, major: pg.bins.major }));
         if (spec.mode === 'logical') {
           await importLogical({
             runner: this.parts.runner,
@@ -232,13 +236,12 @@ export class RootBuilder {
         }
         for (const seed of spec.mode === 'empty' ? (spec.seeds ?? []) : []) {
           this.progress.phase = `seed ${seed.name}`;
-          await pg
-            .withClient(port, (c) => c.query(seed.sql))
-            .catch((e) => {
-              throw badRequest(`seed ${seed.name} failed: ${(e as Error).message}`);
-            });
+          await runAsOwner(pg, port, OWNER_ROLE, seed.sql, plan.database).catch((e) => {
+            throw badRequest(`seed ${seed.name} failed: ${(e as Error).message}`);
+          });
         }
-        await provisioner.rotateCredentials(tmp, dir);
+        // The import restored as the superuser: the owner role takes every object over.
+        await provisioner.rotateCredentials(tmp, dir, { takeOwnership: true });
       }
       await this.parts.onStep?.('root-built', staging);
       this.progress.phase = 'swapping';

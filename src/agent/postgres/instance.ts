@@ -8,6 +8,7 @@ import type { PgBinaries } from './binaries.ts';
 import type { OsUser } from './os-user.ts';
 import { alive, kill, processesUnder } from './processes.ts';
 import { SafeFiles } from './safe-files.ts';
+import { agentOsUser, hbaText, identText } from './hba.ts';
 
 export interface BranchSettings {
   name: string;
@@ -48,6 +49,8 @@ export class PostgresControl {
   /** Every write, chown and removal in a branch's data, socket and log paths goes through this. */
   readonly files: SafeFiles;
   private readonly tls: { certFile: string; keyFile: string } | null;
+  /** Who the agent is to peer authentication on a branch's socket. */
+  readonly agentOsUser = agentOsUser();
 
   constructor(opts: {
     bins: PgBinaries;
@@ -121,13 +124,15 @@ export class PostgresControl {
         '-E',
         'UTF8',
         '--locale=C.UTF-8',
-        '--auth-local=trust',
-        '--auth-host=scram-sha-256',
+        // Never trust: the agent's own hba (peer for it alone) replaces this before the first start.
+        '--auth-local=reject',
+        '--auth-host=reject',
       ],
       { ...this.as, env: this.env() },
     );
     const text = await this.readDataFile(dataDir, 'postgresql.conf');
     await this.writeDataFile(dataDir, 'postgresql.conf', `${text}\n${INCLUDE_LINE}\n`);
+    await this.writeHba(dataDir, { superuser: SUPERUSER, open: false });
   }
 
   /** Per-branch settings, rewritten on every create/reset so a snapshot never keeps its parent's port. */
@@ -151,6 +156,9 @@ export class PostgresControl {
       `listen_addresses = '${s.listen.replace(/'/g, '')}'`,
       `unix_socket_directories = '${socketDir}'`,
       'unix_socket_permissions = 0700',
+      // The agent's own hba and ident files, whatever a source's postgresql.conf pointed at.
+      `hba_file = '${join(dataDir, 'pg_hba.conf').replace(/'/g, "''")}'`,
+      `ident_file = '${join(dataDir, 'pg_ident.conf').replace(/'/g, "''")}'`,
       `cluster_name = 'vela-${s.name}'`,
       `shared_buffers = '${s.sharedBuffers}'`,
       `work_mem = '${s.workMem}'`,
@@ -182,16 +190,19 @@ export class PostgresControl {
     await this.writeDataFile(dataDir, VELA_CONF, lines.join('\n') + '\n');
   }
 
-  /** `open=false` refuses every TCP login: used until the branch's fresh passwords are in place. */
-  async writeHba(dataDir: string, open: boolean): Promise<void> {
-    const lines = ['# written by vela-branch', 'local all all trust', 'local replication all trust'];
-    if (open) {
-      lines.push('host all all 0.0.0.0/0 scram-sha-256', 'host all all ::/0 scram-sha-256');
-      lines.push('host replication all 0.0.0.0/0 scram-sha-256', 'host replication all ::/0 scram-sha-256');
-    } else {
-      lines.push('host all all 0.0.0.0/0 reject', 'host all all ::/0 reject');
-    }
-    await this.writeDataFile(dataDir, 'pg_hba.conf', lines.join('\n') + '\n');
+  /**
+   * pg_hba.conf and pg_ident.conf (see hba.ts): the superuser only over the socket, only for the
+   * agent's OS user; TCP refuses every superuser and, until `open`, everyone.
+   */
+  async writeHba(dataDir: string, p: { superuser?: string; superusers?: string[]; open: boolean }): Promise<void> {
+    const policy = {
+      superuser: p.superuser ?? SUPERUSER,
+      superusers: p.superusers ?? [],
+      agentOsUser: this.agentOsUser,
+      open: p.open,
+    };
+    await this.writeDataFile(dataDir, 'pg_ident.conf', identText(policy));
+    await this.writeDataFile(dataDir, 'pg_hba.conf', hbaText(policy));
   }
 
   /** What a snapshot of a running (or standby) parent carries that the child must not. */

@@ -1,5 +1,7 @@
 import pg from 'pg';
 import type { PostgresControl } from '../postgres/instance.ts';
+import { SUPERUSER } from '../postgres/instance.ts';
+import { setUpOwner, takeOwnership, userDatabases } from '../postgres/roles.ts';
 import { generatePassword, scramVerifier } from '../postgres/scram.ts';
 import type { BranchRecord } from '../branches/registry.ts';
 
@@ -8,17 +10,27 @@ export function adminTarget(rec: Pick<BranchRecord, 'port' | 'superuser'>): { po
   return { port: rec.port, superuser: rec.superuser };
 }
 
+/** Opens TCP (pg_hba) once the passwords are fresh; gets every superuser so TCP can refuse them all. */
+export type OpenUp = (superusers: string[]) => Promise<void>;
+
 /**
- * Fresh secrets for every login role: the parent's passwords must not open the child. `openUp`
- * then lets TCP logins in (pg_hba said `reject` until now) and the config is reloaded.
+ * Makes `rec.user` the branch's owner role (attributes, memberships, databases; with
+ * `takeOwnership` also every object other roles own, as for a replica's or an import's objects),
+ * then fresh secrets for every login role: the parent's passwords must not open the child, and
+ * only `rec.user`'s leaves the agent. `openUp` then lets TCP logins in and the config is reloaded.
  */
 export async function rotateCredentials(
   ctl: PostgresControl,
   target: { port: number; superuser?: string },
   rec: Pick<BranchRecord, 'user' | 'password'>,
-  openUp: () => Promise<void>,
+  openUp: OpenUp,
+  opts: { takeOwnership?: boolean } = {},
 ): Promise<void> {
   await ctl.withClient(target, async (c) => {
+    await setUpOwner(c, { role: rec.user, major: ctl.bins.major });
+    if (opts.takeOwnership) {
+      for (const db of await userDatabases(c)) await ctl.withClient(target, (d) => takeOwnership(d, rec.user), db);
+    }
     const roles = await c.query<{ rolname: string }>('SELECT rolname FROM pg_authid WHERE rolcanlogin');
     const names = new Set(roles.rows.map((r) => r.rolname));
     names.add(rec.user);
@@ -26,9 +38,43 @@ export async function rotateCredentials(
       const secret = role === rec.user ? rec.password : generatePassword();
       await c.query(`ALTER ROLE ${c.escapeIdentifier(role)} WITH LOGIN PASSWORD ${c.escapeLiteral(scramVerifier(secret))}`);
     }
-    await openUp();
+    await openUp(await superusers(c));
     await c.query('SELECT pg_reload_conf()');
   });
+}
+
+/**
+ * After a start whose pg_hba.conf named only the bootstrap superuser: rewrites it to refuse every
+ * superuser of the cluster over TCP (a replica's source may have several) and reloads.
+ */
+export async function refuseAllSuperusers(
+  ctl: PostgresControl,
+  target: { port: number; superuser?: string },
+  openUp: OpenUp,
+): Promise<void> {
+  await ctl.withClient(target, async (c) => {
+    const all = await superusers(c);
+    if (all.length === 1 && all[0] === (target.superuser ?? SUPERUSER)) return;
+    await openUp(all);
+    await c.query('SELECT pg_reload_conf()');
+  });
+}
+
+async function superusers(c: pg.Client): Promise<string[]> {
+  const r = await c.query<{ rolname: string }>('SELECT rolname FROM pg_authid WHERE rolsuper ORDER BY 1');
+  return r.rows.map((x) => x.rolname);
+}
+
+/** Superuser SQL as the owner role, so what it creates is the owner's (seed scripts). */
+export async function runAsOwner(ctl: PostgresControl, port: number, role: string, sql: string, database: string): Promise<void> {
+  await ctl.withClient(
+    port,
+    async (c) => {
+      await c.query(`SET SESSION AUTHORIZATION ${c.escapeIdentifier(role)}`);
+      await c.query(sql);
+    },
+    database,
+  );
 }
 
 /** Ready means a client can log in over TCP with the branch's own password. */

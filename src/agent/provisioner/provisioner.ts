@@ -5,7 +5,9 @@ import type { OsUser } from '../postgres/os-user.ts';
 import type { BranchRecord, Registry } from '../branches/registry.ts';
 import type { KeyedLock } from '../branches/locks.ts';
 import type { LogFn } from '../logger.ts';
-import { adminTarget, rotateCredentials, waitForLogin } from './credentials.ts';
+import { adminTarget, refuseAllSuperusers, rotateCredentials, waitForLogin } from './credentials.ts';
+import type { OpenUp } from './credentials.ts';
+import { OWNER_ROLE } from '../postgres/roles.ts';
 import { snapshotBranch } from './snapshot.ts';
 import { replicationLag } from './replication.ts';
 import type { ReplicationLag } from './replication.ts';
@@ -132,11 +134,14 @@ export class Provisioner {
     const dir = this.volumePath(rec.name);
     await pg.clearRuntimeFiles(dir);
     await pg.configure(dir, this.settings(rec));
-    await pg.writeHba(dir, false);
+    await pg.writeHba(dir, { superuser: rec.superuser, open: false });
     await this.startPostgres(rec.name, dir);
     await this.step('started', rec.name);
     if (prepare) await prepare(rec);
-    await this.rotateCredentials(rec, dir);
+    // A reset of a branch made before owner roles existed moves it onto one.
+    rec.user = OWNER_ROLE;
+    // A promoted standby still has its source's owners: the owner role takes their objects over.
+    await this.rotateCredentials(rec, dir, { takeOwnership: parent.standby === true });
     await this.waitForLogin(rec);
   }
 
@@ -145,7 +150,6 @@ export class Provisioner {
     const { pg, storage } = this.parts;
     const dir = await storage.createVolume(rec.name, this.parts.pgUser);
     await pg.initdb(dir);
-    await pg.writeHba(dir, false);
     await this.startOnFreePort(rec, dir, onPortMoved);
     await this.rotateCredentials(rec, dir);
     await this.waitForLogin(rec);
@@ -182,10 +186,19 @@ export class Provisioner {
     }
   }
 
-  /** Fresh passwords for every login role, then TCP logins let in. */
-  rotateCredentials(rec: BranchRecord, dir: string): Promise<void> {
-    const { pg } = this.parts;
-    return rotateCredentials(pg, adminTarget(rec), rec, () => pg.writeHba(dir, true));
+  /** The owner role in place, fresh passwords for every login role, then TCP logins let in. */
+  rotateCredentials(rec: BranchRecord, dir: string, opts: { takeOwnership?: boolean } = {}): Promise<void> {
+    return rotateCredentials(this.parts.pg, adminTarget(rec), rec, this.openUp(rec, dir), opts);
+  }
+
+  /** Writes the open pg_hba.conf of a branch, refusing these superusers over TCP. */
+  openUp(rec: BranchRecord, dir: string): OpenUp {
+    return (superusers) => this.parts.pg.writeHba(dir, { superuser: rec.superuser, superusers, open: true });
+  }
+
+  /** After a start with only the bootstrap superuser named in pg_hba.conf: refuse every superuser over TCP. */
+  refuseAllSuperusers(rec: BranchRecord, dir: string): Promise<void> {
+    return refuseAllSuperusers(this.parts.pg, adminTarget(rec), this.openUp(rec, dir));
   }
 
   /**
@@ -217,7 +230,15 @@ export class Provisioner {
     const dir = this.volumePath(rec.name);
     if (!(await pg.pid(dir))) {
       await pg.configure(dir, this.settings(rec), { standby: rec.standby });
+      // Rewritten on every start: a branch made before this agent version had `trust` lines.
+      await pg.writeHba(dir, { superuser: rec.superuser, open: true });
       await pg.start(rec.name, dir);
+      await this.refuseAllSuperusers(rec, dir);
+    }
+    if (!rec.standby && rec.user !== OWNER_ROLE) {
+      // Made before branches had owner roles: it handed out the superuser. Same password, new role.
+      rec.user = OWNER_ROLE;
+      await this.rotateCredentials(rec, dir, { takeOwnership: true });
     }
     await this.waitForLogin(rec);
   }
