@@ -72,6 +72,10 @@ describeWithPool('production-like data in main (source: a separate PostgreSQL 15
         `SELECT DISTINCT pg_get_userbyid(relowner) AS o FROM pg_class WHERE relnamespace = 'public'::regnamespace`,
       );
       expect(owners).toEqual([{ o: OWNER_ROLE }]);
+      // pg_restore (as the postgres OS user) could be the superuser during the build only.
+      const ident = await readFile(join(e.storage.volumePath('main'), 'pg_ident.conf'), 'utf8');
+      expect(ident).toMatch(/^vela_agent "root" "postgres"$/m);
+      expect(ident).not.toContain('"vela"');
       expect(e.builder.progress.bytesDone).toBeGreaterThan(0);
     });
 

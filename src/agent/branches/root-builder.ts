@@ -213,6 +213,9 @@ export class RootBuilder {
       } else {
         this.progress.phase = 'initdb';
         await pg.initdb(dir);
+        // pg_restore runs as the postgres OS user: it may log in as the superuser until the
+        // credentials are rotated below (which rewrites pg_ident.conf for the agent alone).
+        if (spec.mode === 'logical' && pgUser) await pg.writeHba(dir, { open: false, restoreOsUser: pgUser.name });
         await provisioner.startOnFreePort(tmp, dir, noPersist);
         const port = tmp.port;
         if (plan.database !== 'postgres') {

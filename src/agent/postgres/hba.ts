@@ -10,6 +10,11 @@ export interface HbaPolicy {
   superusers: string[];
   /** The OS user the agent runs as: peer authentication maps it to `superuser`. */
   agentOsUser: string;
+  /**
+   * Only while `main` is built, before it has a branch or a TCP login: the OS user pg_restore runs
+   * as (the postgres OS user, which owns the data files anyway) may be the superuser too.
+   */
+  restoreOsUser?: string;
   /** False until the branch's fresh passwords are in place: then every TCP login is refused. */
   open: boolean;
 }
@@ -47,6 +52,7 @@ export function hbaText(p: HbaPolicy): string {
 }
 
 /** pg_ident.conf of a branch: the agent's OS user, and nobody else, may be the superuser. */
-export function identText(p: Pick<HbaPolicy, 'superuser' | 'agentOsUser'>): string {
-  return ['# written by vela-branch', `${AGENT_MAP} ${token(p.agentOsUser)} ${token(p.superuser)}`].join('\n') + '\n';
+export function identText(p: Pick<HbaPolicy, 'superuser' | 'agentOsUser' | 'restoreOsUser'>): string {
+  const users = [...new Set([p.agentOsUser, ...(p.restoreOsUser ? [p.restoreOsUser] : [])])];
+  return ['# written by vela-branch', ...users.map((u) => `${AGENT_MAP} ${token(u)} ${token(p.superuser)}`)].join('\n') + '\n';
 }

@@ -194,12 +194,13 @@ export class PostgresControl {
    * pg_hba.conf and pg_ident.conf (see hba.ts): the superuser only over the socket, only for the
    * agent's OS user; TCP refuses every superuser and, until `open`, everyone.
    */
-  async writeHba(dataDir: string, p: { superuser?: string; superusers?: string[]; open: boolean }): Promise<void> {
+  async writeHba(dataDir: string, p: { superuser?: string; superusers?: string[]; open: boolean; restoreOsUser?: string }): Promise<void> {
     const policy = {
       superuser: p.superuser ?? SUPERUSER,
       superusers: p.superusers ?? [],
       agentOsUser: this.agentOsUser,
       open: p.open,
+      restoreOsUser: p.restoreOsUser,
     };
     await this.writeDataFile(dataDir, 'pg_ident.conf', identText(policy));
     await this.writeDataFile(dataDir, 'pg_hba.conf', hbaText(policy));
