@@ -1,10 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerDeps } from './deps.ts';
 import type { Principal } from '../auth/principal.ts';
-import { canRead } from '../auth/principal.ts';
 import { allowed, authorize } from '../auth/access.ts';
 import type { Action, Lookup, Target } from '../auth/access.ts';
-import { forbidden, VelaError } from '../../core/errors.ts';
+import { VelaError } from '../../core/errors.ts';
 import { routes } from '../../core/api/routes.ts';
 import type { OperationId } from '../../core/api/routes.ts';
 
@@ -22,10 +21,6 @@ export async function authenticateRequest(deps: ServerDeps, req: FastifyRequest,
     throw new VelaError('rate_limited', 429, `too many refused requests from ${req.ip}; try again in ${wait} s`);
   }
   req.principal = await deps.auth.authenticate(req.headers.authorization);
-}
-
-export function mustRead(p: Principal, what: string): void {
-  if (!canRead(p)) throw forbidden(`this token cannot read ${what}`);
 }
 
 /**
