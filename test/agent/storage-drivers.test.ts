@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeWithPool } from '../helpers/env.ts';
 import { openTestEngine, makeDataDir, destroyDataDir, sql, adminSql } from '../helpers/engine-harness.ts';
@@ -70,9 +70,18 @@ describeWithPool('reflink storage on a real XFS filesystem', () => {
 describeWithPool('copy storage (the loud fallback)', () => {
   let e: TestEngine;
   const warnings: string[] = [];
+  const calls: { argv: readonly string[]; uid?: number }[] = [];
+  const recording: Runner = (argv, opts = {}) => {
+    calls.push({ argv, uid: opts.uid });
+    return processRunner(argv, opts);
+  };
 
   beforeAll(async () => {
-    e = await openTestEngine('copy', { storage: 'copy', log: (level, msg) => level === 'warn' && warnings.push(msg) });
+    e = await openTestEngine('copy', {
+      storage: 'copy',
+      runner: recording,
+      log: (level, msg) => level === 'warn' && warnings.push(msg),
+    });
   });
 
   afterAll(async () => {
@@ -85,6 +94,12 @@ describeWithPool('copy storage (the loud fallback)', () => {
     // The pool shares /var/tmp with other suites, so count the copy's own bytes (du), not the filesystem's.
     const { cloneBytes } = await branchRunningParent(e);
     expect(cloneBytes).toBeGreaterThan(30 * 1024 * 1024); // a real copy, as the warning says
+    // Inside a child volume (the postgres user's once chowned) root runs nothing: cp and mkdir run as its owner.
+    const vela = (await stat(e.storage.volumePath('main'))).uid;
+    const inChild = calls.filter((c) => ['cp', 'mkdir', 'rm'].includes(c.argv[0]) && c.argv.some((a) => a.includes('/clone/')));
+    expect(inChild.map((c) => c.argv[0])).toEqual(expect.arrayContaining(['cp', 'mkdir', 'rm']));
+    expect(inChild.filter((c) => c.uid !== vela)).toEqual([]);
+    expect(calls.filter((c) => c.argv[0] === 'chown' && c.argv.some((a) => a.includes('/clone/')))).toEqual([]);
   });
 });
 

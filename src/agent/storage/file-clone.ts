@@ -1,4 +1,4 @@
-import { access, mkdir, readdir, statfs } from 'node:fs/promises';
+import { access, mkdir, readdir, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Runner } from '../runner.ts';
 import type { StorageDriver, VolumeOwner, PoolUsage } from './driver.ts';
@@ -57,21 +57,29 @@ export class FileCloneDriver implements StorageDriver {
     const src = this.dir.path(parent);
     const dst = this.dir.path(child);
     const skip = new Set(opts.skip ?? []);
-    // `cp -a src dst` creates dst with src's owner and mode; entries to skip are added as empty dirs.
     const entries = (await readdir(src)).filter((e) => !skip.has(e));
     await this.run(['mkdir', '-m', '0700', dst]);
     await this.run(['chown', '--reference', src, dst]);
-    if (entries.length) await this.run([...this.cpArgs(), ...entries.map((e) => join(src, e)), `${dst}/`]);
-    for (const e of skip) await this.run(['mkdir', '-p', '-m', '0700', join(dst, e)]);
-    for (const e of skip) await this.run(['chown', '--reference', src, join(dst, e)]);
+    // Inside dst everything runs as the volume's owner: once dst is theirs, a link planted there must
+    // not turn a root cp, mkdir or chown into one outside the branch. Entries to skip become empty dirs.
+    const as = await this.ownerOf(src);
+    if (entries.length) await this.run([...this.cpArgs(), ...entries.map((e) => join(src, e)), `${dst}/`], as);
+    for (const e of skip) await this.run(['mkdir', '-p', '-m', '0700', join(dst, e)], as);
     return dst;
   }
 
   async copyEntry(parent: string, child: string, entry: string): Promise<void> {
     const src = join(this.dir.path(parent), entry);
     const dst = this.dir.path(child);
-    await this.run(['rm', '-rf', '--one-file-system', join(dst, entry)]);
-    await this.run([...this.cpArgs(), src, `${dst}/`]);
+    const as = await this.ownerOf(dst);
+    await this.run(['rm', '-rf', '--one-file-system', join(dst, entry)], as);
+    await this.run([...this.cpArgs(), src, `${dst}/`], as);
+  }
+
+  /** Run-as options for work inside a volume: its owner when the agent is root and the owner is not. */
+  private async ownerOf(path: string): Promise<{ uid?: number; gid?: number }> {
+    const st = await stat(path);
+    return process.getuid?.() === 0 && st.uid !== 0 ? { uid: st.uid, gid: st.gid } : {};
   }
 
   async destroy(name: string): Promise<void> {
