@@ -1,6 +1,7 @@
 import { access, mkdir, readdir, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Runner } from '../runner.ts';
+import { CommandFailedError } from '../runner.ts';
 import type { StorageDriver, VolumeOwner, PoolUsage } from './driver.ts';
 import { VolumeDir } from './volume-dir.ts';
 
@@ -63,7 +64,7 @@ export class FileCloneDriver implements StorageDriver {
     // Inside dst everything runs as the volume's owner: once dst is theirs, a link planted there must
     // not turn a root cp, mkdir or chown into one outside the branch. Entries to skip become empty dirs.
     const as = await this.ownerOf(src);
-    if (entries.length) await this.run([...this.cpArgs(), ...entries.map((e) => join(src, e)), `${dst}/`], as);
+    if (entries.length) await this.copyLive([...this.cpArgs(), ...entries.map((e) => join(src, e)), `${dst}/`], as);
     for (const e of skip) await this.run(['mkdir', '-p', '-m', '0700', join(dst, e)], as);
     return dst;
   }
@@ -73,7 +74,20 @@ export class FileCloneDriver implements StorageDriver {
     const dst = this.dir.path(child);
     const as = await this.ownerOf(dst);
     await this.run(['rm', '-rf', '--one-file-system', join(dst, entry)], as);
-    await this.run([...this.cpArgs(), src, `${dst}/`], as);
+    await this.copyLive([...this.cpArgs(), src, `${dst}/`], as);
+  }
+
+  /**
+   * cp of a running cluster: a file postgres removes mid-copy (a WAL temp file, a dropped relation) is
+   * fine inside pg_backup_start/stop, as pg_basebackup treats it, because replay recreates what is
+   * needed. Any other cp error still fails the create.
+   */
+  private async copyLive(argv: string[], as: { uid?: number; gid?: number }): Promise<void> {
+    try {
+      await this.run(argv, as);
+    } catch (err) {
+      if (!(err instanceof CommandFailedError) || !onlyVanishedFiles(err.stderr)) throw err;
+    }
   }
 
   /** Run-as options for work inside a volume: its owner when the agent is root and the owner is not. */
@@ -127,4 +141,10 @@ export async function assertReflink(run: Runner, root: string): Promise<void> {
   } finally {
     await run(['rm', '-f', probe, `${probe}.clone`], { allowFailure: true });
   }
+}
+
+/** True when every line cp complained about is a source file that disappeared while it ran. */
+export function onlyVanishedFiles(stderr: string): boolean {
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+  return lines.length > 0 && lines.every((l) => /^cp: cannot (stat|open) '.+'( for reading)?: No such file or directory$/.test(l.trim()));
 }
