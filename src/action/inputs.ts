@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { branchName, duration } from '../core/schemas.ts';
+import { branchName, duration } from '../core/api/index.ts';
 import { defaultBranchName, type RunContext } from './context.ts';
 
 export const COMMANDS = ['ensure', 'create', 'delete', 'reset', 'rebase', 'report'] as const;

@@ -1,6 +1,6 @@
 import * as actionsCore from '@actions/core';
 import { AgentClient } from '../core/client.ts';
-import type { ConnectionInfo } from '../core/types.ts';
+import type { ConnectionInfo } from '../core/api/index.ts';
 import { branchLabels } from '../core/workflows/branch-names.ts';
 import { deleteIfPresent } from '../core/workflows/delete.ts';
 import { ensureBranch, type EnsureParams } from '../core/workflows/ensure.ts';

@@ -1,4 +1,4 @@
-import type { ConnectionInfo } from '../core/types.ts';
+import type { ConnectionInfo } from '../core/api/index.ts';
 
 /**
  * Every spelling of the connection's secrets that could end up in a log: the raw password,

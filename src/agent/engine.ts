@@ -1,6 +1,6 @@
 import { mkdir, chmod } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { StorageKind } from '../core/types.ts';
+import type { StorageKind } from '../core/api/index.ts';
 import { loadConfig } from './config.ts';
 import type { AgentConfig } from './config.ts';
 import type { Runner } from './runner.ts';

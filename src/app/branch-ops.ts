@@ -1,6 +1,6 @@
 import { AgentError } from '../core/client.ts';
 import type { AgentClient } from '../core/client.ts';
-import type { Branch } from '../core/types.ts';
+import type { Branch } from '../core/api/index.ts';
 import { branchLabels, prBranchName } from '../core/workflows/branch-names.ts';
 import { ensureBranch } from '../core/workflows/ensure.ts';
 import { BranchMismatchError } from '../core/workflows/ownership.ts';

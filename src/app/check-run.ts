@@ -1,5 +1,5 @@
 import type { ProbotOctokit } from 'probot';
-import type { Branch } from '../core/types.ts';
+import type { Branch } from '../core/api/index.ts';
 import type { PullRef } from './sticky.ts';
 
 export const CHECK_NAME = 'vela/branch';

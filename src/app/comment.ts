@@ -1,4 +1,4 @@
-import type { Branch } from '../core/types.ts';
+import type { Branch } from '../core/api/index.ts';
 import { formatBytes, formatDuration } from '../core/durations.ts';
 import { branchTiming } from '../core/workflows/timing.ts';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Context } from 'probot';
-import { branchName, duration } from '../core/schemas.ts';
+import { branchName, duration } from '../core/api/index.ts';
 
 export const CONFIG_FILE = 'vela.yml';
 export const CONFIG_PATH = `.github/${CONFIG_FILE}`;

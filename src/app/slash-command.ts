@@ -1,6 +1,6 @@
 import { AgentError } from '../core/client.ts';
 import type { AgentClient } from '../core/client.ts';
-import type { Branch } from '../core/types.ts';
+import type { Branch } from '../core/api/index.ts';
 import { formatDuration } from '../core/durations.ts';
 import type { VelaCommand } from './commands.ts';
 import type { AppConfig } from './config.ts';

@@ -1,4 +1,4 @@
-import type { ConnectionInfo } from '../core/types.ts';
+import type { ConnectionInfo } from '../core/api/index.ts';
 import type { CommandContext } from './command.ts';
 import { CliError } from './errors.ts';
 

@@ -1,4 +1,4 @@
-import { createBranchBody, type CreateBranchBody } from '../core/schemas.ts';
+import { createBranchBody, type CreateBranchBody } from '../core/api/index.ts';
 import { parseDuration, DURATION_RULE } from '../core/durations.ts';
 import { branchArg, flagOption, stringOption, stringsOption } from './args.ts';
 import type { CommandSpec, OptionValues } from './command.ts';

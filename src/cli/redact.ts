@@ -1,4 +1,4 @@
-import type { Branch, ConnectionInfo } from '../core/types.ts';
+import type { Branch, ConnectionInfo } from '../core/api/index.ts';
 
 export type PublicConnection = Omit<ConnectionInfo, 'password' | 'uri'> & { uri?: string };
 export type PublicBranch = Omit<Branch, 'connection'> & { connection?: PublicConnection };

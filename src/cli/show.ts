@@ -1,4 +1,4 @@
-import type { Branch } from '../core/types.ts';
+import type { Branch } from '../core/api/index.ts';
 import { formatBytes } from '../core/durations.ts';
 import { branchArg, flagOption } from './args.ts';
 import type { CommandSpec } from './command.ts';

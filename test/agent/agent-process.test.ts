@@ -6,7 +6,7 @@ import { startTestAgent } from '../helpers/agent-harness.ts';
 import type { TestAgent } from '../helpers/agent-harness.ts';
 import { sql } from '../helpers/engine-harness.ts';
 import { AgentClient, AgentError } from '../../src/core/client.ts';
-import type { Branch } from '../../src/core/types.ts';
+import type { Branch } from '../../src/core/api/index.ts';
 import { processesUnder, volumeOf } from '../../src/agent/postgres/processes.ts';
 import { portIsFree } from '../../src/agent/postgres/ports.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderStickyComment, STICKY_MARKER } from '../../src/app/comment.ts';
-import type { Branch } from '../../src/core/types.ts';
+import type { Branch } from '../../src/core/api/index.ts';
 
 const now = new Date('2030-01-10T12:00:00.000Z');
 const branch: Branch = {

@@ -1,4 +1,4 @@
-import type { Branch } from '../../src/core/types.ts';
+import type { Branch } from '../../src/core/api/index.ts';
 import type { CliIo, OutStream } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/index.ts';
 

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createBranchBody, patchBranchBody } from '../../src/core/schemas.ts';
+import { createBranchBody, patchBranchBody } from '../../src/core/api/index.ts';
 import { parseDuration } from '../../src/core/durations.ts';
-import type { Branch } from '../../src/core/types.ts';
+import type { Branch } from '../../src/core/api/index.ts';
 
 /** Every password the fake hands out starts with this, so tests can grep output for any of them. */
 export const FAKE_PASSWORD_PREFIX = 'fake-secret-';

@@ -1,5 +1,5 @@
 import { AgentError, type AgentClient } from '../../core/client.ts';
-import type { Branch } from '../../core/types.ts';
+import type { Branch } from '../../core/api/index.ts';
 import { waitUntilReady, type WaitOptions } from '../../core/workflows/ready.ts';
 
 export class RebaseConflictError extends Error {

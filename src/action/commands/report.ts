@@ -3,7 +3,7 @@ import type { GitHubClient } from '../github/octokit.ts';
 import { upsertStickyComment, type StickyCommentResult } from '../github/sticky-comment.ts';
 import { collectResults } from '../report/collect.ts';
 import type { TestCaseResult, Totals } from '../report/junit.ts';
-import type { Branch } from '../../core/types.ts';
+import type { Branch } from '../../core/api/index.ts';
 import { connectionSecrets, stripCredentials } from '../secrets.ts';
 import { renderReport, reportMarker } from '../report/render.ts';
 

@@ -1,5 +1,5 @@
 import type { AgentClient } from '../../core/client.ts';
-import type { Branch } from '../../core/types.ts';
+import type { Branch } from '../../core/api/index.ts';
 import { waitUntilReady, type WaitOptions } from '../../core/workflows/ready.ts';
 
 /** Reset keeps name, port and credentials, so the connection string stays the same. */

@@ -1,4 +1,4 @@
-import type { Branch, ConnectionInfo } from '../../core/types.ts';
+import type { Branch, ConnectionInfo } from '../../core/api/index.ts';
 import type { BranchRecord } from './registry.ts';
 
 export function connectionInfo(rec: BranchRecord, host: string): ConnectionInfo {

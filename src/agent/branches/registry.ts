@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { BranchState } from '../../core/types.ts';
+import { branchState } from '../../core/api/index.ts';
+import type { BranchState } from '../../core/api/index.ts';
 import { isBranchName } from '../../core/names.ts';
 
 /** What the agent persists about a branch. Holds the password: the directory is 0700, files 0600. */
@@ -41,8 +42,6 @@ export interface QuarantinedRecord {
   reason: string;
 }
 
-const STATES = new Set(['creating', 'ready', 'stopped', 'deleting', 'failed']);
-
 /** Why a record file cannot be trusted, or null when it can. */
 export function recordProblem(text: string, file: string): string | null {
   let rec: unknown;
@@ -55,7 +54,7 @@ export function recordProblem(text: string, file: string): string | null {
   const r = rec as Record<string, unknown>;
   if (typeof r.name !== 'string' || !isBranchName(r.name)) return 'the record has no valid branch name';
   if (`${r.name}.json` !== file) return `the record names branch ${r.name}, not the one its file is named for`;
-  if (typeof r.state !== 'string' || !STATES.has(r.state)) return 'the record has no valid state';
+  if (!branchState.safeParse(r.state).success) return 'the record has no valid state';
   if (!Number.isInteger(r.port)) return 'the record has no port';
   for (const k of ['user', 'password', 'database']) if (typeof r[k] !== 'string') return `the record has no ${k}`;
   if (r.parent !== null && typeof r.parent !== 'string') return 'the record has no valid parent';

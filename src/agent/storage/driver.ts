@@ -1,4 +1,4 @@
-import type { StorageKind } from '../../core/types.ts';
+import type { StorageKind } from '../../core/api/index.ts';
 
 export interface PoolUsage {
   usedBytes: number;

@@ -1,7 +1,7 @@
 import { access, mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Runner } from '../runner.ts';
-import type { StorageKind } from '../../core/types.ts';
+import type { StorageKind } from '../../core/api/index.ts';
 import type { StorageDriver } from './driver.ts';
 import { FS_MAGIC } from './driver.ts';
 import { BtrfsDriver } from './btrfs.ts';

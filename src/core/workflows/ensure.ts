@@ -1,6 +1,5 @@
 import { AgentError, type AgentClient } from '../client.ts';
-import type { CreateBranchBody } from '../schemas.ts';
-import type { Branch } from '../types.ts';
+import type { Branch, CreateBranchBody } from '../api/index.ts';
 import { checkParent, checkRepo } from './ownership.ts';
 import { waitUntilReady, type WaitOptions } from './ready.ts';
 

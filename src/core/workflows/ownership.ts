@@ -1,5 +1,5 @@
 import { ROOT_BRANCH } from '../names.ts';
-import type { Branch } from '../types.ts';
+import type { Branch } from '../api/index.ts';
 
 /** The branch exists but is not the one asked for: another repository's, or cloned from another parent. */
 export class BranchMismatchError extends Error {

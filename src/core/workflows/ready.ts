@@ -1,5 +1,5 @@
 import type { AgentClient } from '../client.ts';
-import type { Branch, ConnectionInfo } from '../types.ts';
+import type { Branch, ConnectionInfo } from '../api/index.ts';
 
 export interface WaitOptions {
   sleep?: (ms: number) => Promise<void>;

@@ -1,4 +1,4 @@
-import type { Branch } from '../types.ts';
+import type { Branch } from '../api/index.ts';
 
 export interface BranchTiming {
   /** Time since the branch was created; null when the agent's timestamp does not parse. */
