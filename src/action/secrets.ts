@@ -34,15 +34,3 @@ export function stripSecrets(message: string, secrets: Iterable<string>): string
   }
   return out;
 }
-
-// Credentials in a postgres URL (`postgres://user:pass@`) and libpq keyword/query forms (`password=…`).
-const URL_CREDENTIALS = /\b(postgres(?:ql)?:\/\/[^\s:/@]*):[^\s@/]*@/gi;
-const PASSWORD_PARAM = /\b(password\s*=\s*)('[^']*'|"[^"]*"|[^\s&'"]+)/gi;
-
-/**
- * Text from outside (test output) made fit for a PR comment: every known secret form removed, and
- * any postgres URL's password or `password=` value, whoever's it is.
- */
-export function stripCredentials(text: string, secrets: Iterable<string>): string {
-  return stripSecrets(text, secrets).replace(URL_CREDENTIALS, '$1:***@').replace(PASSWORD_PARAM, '$1***');
-}

@@ -4,7 +4,8 @@ import { upsertStickyComment, type StickyCommentResult } from '../github/sticky-
 import { collectResults } from '../report/collect.ts';
 import type { TestCaseResult, Totals } from '../report/junit.ts';
 import type { Branch } from '../../core/api/index.ts';
-import { connectionSecrets, stripCredentials } from '../secrets.ts';
+import { connectionSecrets } from '../secrets.ts';
+import { scrubCredentials } from '../../core/scrub-credentials.ts';
 import { renderReport, reportMarker } from '../report/render.ts';
 
 export interface ReportParams {
@@ -56,7 +57,7 @@ async function lookUpBranch(agent: AgentClient | null, name: string, warnings: s
 
 /** Every text that came from the test run, with credentials removed (test output often prints DATABASE_URL). */
 function withoutCredentials(failures: TestCaseResult[], secrets: string[]): TestCaseResult[] {
-  const strip = (text: string) => stripCredentials(text, secrets);
+  const strip = (text: string) => scrubCredentials(text, secrets);
   return failures.map((failure) => ({
     ...failure,
     suite: strip(failure.suite),
@@ -81,7 +82,7 @@ export async function reportResults(params: ReportParams, deps: ReportDeps): Pro
   const collected = await collectResults(params.pattern, params.cwd);
   const branch = await lookUpBranch(deps.agent, params.branch, warnings);
   const secrets = [...params.secrets, ...(branch?.connection ? connectionSecrets(branch.connection) : [])];
-  const problems = collected.problems.map((problem) => stripCredentials(problem, secrets));
+  const problems = collected.problems.map((problem) => scrubCredentials(problem, secrets));
   for (const problem of problems) warnings.push(`not a JUnit report, skipped: ${problem}`);
   const marker = reportMarker(params.key);
   const markdown = renderReport({

@@ -22,7 +22,7 @@ import { importLogical } from '../sources/logical.ts';
 import { cloneReplica } from '../sources/physical.ts';
 import type { BuildProgress } from '../sources/progress.ts';
 import { idleProgress } from '../sources/progress.ts';
-import { scrubCredentials } from '../log-redact.ts';
+import { scrubCredentials } from '../../core/scrub-credentials.ts';
 import { rebuildTemplates } from '../templates/rebuild.ts';
 import type { Template } from '../templates/rebuild.ts';
 import type { InitBody } from '../../core/api/requests.ts';

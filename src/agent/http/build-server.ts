@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { VelaError } from '../../core/errors.ts';
 import type { ApiErrorBody } from '../../core/api/responses.ts';
-import { scrubCredentials } from '../log-redact.ts';
+import { scrubCredentials } from '../../core/scrub-credentials.ts';
 import type { ServerDeps } from './deps.ts';
 import { authenticateRequest } from './access.ts';
 import { BODY_LIMIT, toHttpError } from './errors.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { scrubCredentials } from '../../src/agent/log-redact.ts';
+import { scrubCredentials } from '../../src/core/scrub-credentials.ts';
 
 describe('scrubCredentials', () => {
   it('blanks each secret and its URI-encoded form', () => {
@@ -15,6 +15,7 @@ describe('scrubCredentials', () => {
   it('blanks passwords it was not told about in URIs, key=value strings, JSON and bearer headers', () => {
     expect(scrubCredentials('postgres://app:hunter2@db:5432/x')).toBe('postgres://app:***@db:5432/x');
     expect(scrubCredentials("host=db password='a b' user=x")).toBe('host=db password=*** user=x');
+    expect(scrubCredentials('host=db password="a b" user=x')).toBe('host=db password=*** user=x');
     expect(scrubCredentials('PGPASSWORD=hunter2 psql')).toBe('PGPASSWORD=*** psql');
     expect(scrubCredentials('?sslmode=require&password=hunter2&x=1')).toBe('?sslmode=require&password=***&x=1');
     expect(scrubCredentials('{"user":"a","password":"hun\\"ter2"}')).toBe('{"user":"a","password":"***"}');

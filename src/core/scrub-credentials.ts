@@ -1,9 +1,9 @@
-/** Blanks secrets out of text bound for logs and error messages. */
+/** Blanks secrets out of text bound for logs, error messages and PR comments (agent and action alike). */
 
 export const REDACTED = '***';
 
 // password=... in libpq key/value strings and query strings (also PGPASSWORD=...), up to a separator.
-const PASSWORD_PARAM = /(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&;'"]+)/gi;
+const PASSWORD_PARAM = /(password\s*=\s*)('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s&;'"]+)/gi;
 // JSON "password": "..."
 const PASSWORD_JSON = /("password"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
 // scheme://user:pass@host -> scheme://user:***@host
