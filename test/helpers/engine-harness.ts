@@ -9,10 +9,16 @@ import { processesUnder, kill } from '../../src/agent/postgres/processes.ts';
 
 let fileSeq = 0;
 
-/** A port range per vitest worker and per engine, so parallel suites never race for a port. */
+/**
+ * A port range per vitest worker and per engine, so parallel suites never race for a port.
+ * VELA_TEST_PORT_BASE moves the whole block (2,400 ports), for several checkouts testing at once.
+ */
 export function testPortRange(): { from: number; to: number } {
-  const worker = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? 1) % 16;
-  const base = 41000 + worker * 1200 + (fileSeq++ % 12) * 100;
+  const worker = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? 1);
+  const shared = process.env.VELA_TEST_PORT_BASE;
+  const base = shared
+    ? Number(shared) + (worker % 2) * 1200 + (fileSeq++ % 12) * 100
+    : 41000 + (worker % 16) * 1200 + (fileSeq++ % 12) * 100;
   return { from: base, to: base + 99 };
 }
 
