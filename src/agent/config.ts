@@ -7,6 +7,7 @@ import { BRANCH_NAME_RULE, isBranchName } from '../core/names.ts';
 import { GITHUB_ACTIONS_ISSUER, globProblem } from './auth/oidc.ts';
 import { cronProblem } from './cron.ts';
 import { parseQuota, QUOTA_RULE } from './storage/quota.ts';
+import { parseMemorySize, MEMORY_SIZE_RULE } from './lifecycle/policy.ts';
 
 /**
  * The agent's configuration: one YAML file, then env, then flags (flags > env > file > defaults),
@@ -33,6 +34,24 @@ const quota = z.union([z.string(), z.number(), z.null()]).transform((value, ctx)
   const bytes = value === null ? null : parseQuota(value);
   if (bytes === undefined) {
     ctx.addIssue({ code: 'custom', message: `${QUOTA_RULE} (at least 16M)` });
+    return z.NEVER;
+  }
+  return bytes;
+});
+/** `0` (or "0") turns idle suspend off; anything else is a duration; the value becomes milliseconds or null. */
+const suspendAfter = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  if (value === 0 || value === '0') return null;
+  const ms = typeof value === 'string' ? parseDuration(value) : null;
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: `${DURATION_RULE}; or 0 to never suspend idle branches` });
+    return z.NEVER;
+  }
+  return ms;
+});
+const memoryBudget = z.union([z.string(), z.number(), z.null()]).transform((value, ctx) => {
+  const bytes = value === null ? null : parseMemorySize(value);
+  if (bytes === undefined) {
+    ctx.addIssue({ code: 'custom', message: MEMORY_SIZE_RULE });
     return z.NEVER;
   }
   return bytes;
@@ -139,6 +158,15 @@ const schema = z.strictObject({
       defaultTtl: duration.nullable().default(null),
       /** Bytes a branch may write beyond what it shares with its parent; null = no quota. */
       quota: quota.prefault('10G'),
+    })
+    .prefault({}),
+  /** Branches with no client connection this long are stopped (storage, port, credentials kept). */
+  idle: z.strictObject({ suspendAfter: suspendAfter.prefault('15m') }).prefault({}),
+  /** Running branches per host: a count and a memory budget; when full, the least recently used idle one is suspended. */
+  capacity: z
+    .strictObject({
+      maxRunning: z.number().int().min(1, 'expected at least 1 (or null for no limit)').nullable().default(null),
+      memoryBudget: memoryBudget.prefault(null),
     })
     .prefault({}),
   pool: z

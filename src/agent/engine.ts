@@ -24,6 +24,9 @@ import type { Template } from './branches/root-builder.ts';
 import { Provisioner } from './provisioner/provisioner.ts';
 import type { StepHook } from './provisioner/provisioner.ts';
 import { CrashLeftovers } from './provisioner/leftovers.ts';
+import { Lifecycle } from './lifecycle/lifecycle.ts';
+import { clientCount } from './lifecycle/clients.ts';
+import { branchMemoryEstimate } from './lifecycle/policy.ts';
 import type { LogFn } from './logger.ts';
 
 export type { LogFn };
@@ -42,6 +45,10 @@ export interface EngineOptions {
   pool: { image: string | null; sizeGiB: number };
   zfs: { dataset: string | null };
   minFreeBytes?: number;
+  /** Stop branches with no client connection this long (null = never). */
+  idle?: { suspendAfterMs: number | null };
+  /** Running branches at most, and the memory they may take by estimate (null = no limit). */
+  capacity?: { maxRunning: number | null; memoryBudget: number | null };
   /** Create an empty `main` when there is none (the default on first start). */
   createRoot?: boolean;
   /** Masked parents built from main (their SQL already read). */
@@ -55,6 +62,8 @@ export interface EngineOptions {
 
 export interface Engine {
   manager: BranchManager;
+  /** Idle suspend, capacity, and `wake` (start a branch, making room first): the way to start a branch. */
+  lifecycle: Lifecycle;
   builder: RootBuilder;
   pg: PostgresControl;
   storage: StorageDriver;
@@ -160,6 +169,17 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     clientBinDirs: opts.clientBin ? [opts.clientBin] : [],
     templates: opts.templates ?? [],
   });
+  const lifecycle = new Lifecycle({
+    manager,
+    policy: {
+      suspendAfterMs: opts.idle?.suspendAfterMs ?? null,
+      maxRunning: opts.capacity?.maxRunning ?? null,
+      memoryBudgetBytes: opts.capacity?.memoryBudget ?? null,
+      branchBytes: branchMemoryEstimate(opts.branch.sharedBuffers),
+    },
+    clientCount: (rec) => clientCount(pg, rec),
+    log,
+  });
   const recovery = new BranchRecovery({ registry, locks, provisioner, leftovers: new CrashLeftovers({ storage, pg }), manager, log });
   // The builder first: a crash mid-swap leaves staging volumes only it knows how to finish or undo.
   await registry.load();
@@ -172,6 +192,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   }
   return {
     manager,
+    lifecycle,
     builder,
     pg,
     storage,
@@ -180,6 +201,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     dataDir,
     doctor: () => doctorReport({ registry, storage }),
     async close(c = {}) {
+      lifecycle.stopSweeping();
       if (c.stopBranches) await manager.stopAll();
     },
   };
@@ -199,6 +221,8 @@ export function engineOptionsFromConfig(c: AgentConfig): EngineOptions {
     pool: c.pool,
     zfs: c.zfs,
     clientBin: c.clientBin,
+    idle: { suspendAfterMs: c.idle.suspendAfter },
+    capacity: c.capacity,
   };
 }
 

@@ -1,15 +1,23 @@
 /** A small hand-rolled Prometheus registry: the agent exports a handful of series, not worth a dependency. */
 
-export type Operation = 'create' | 'reset' | 'delete';
+export type Operation = 'create' | 'reset' | 'delete' | 'wake';
 
 export interface MetricsSnapshot {
   branchesByState: Record<string, number>;
   pool: { usedBytes: number; freeBytes: number };
+  /** Idle suspend and capacity (src/agent/lifecycle); absent without an engine (inject tests). */
+  lifecycle?: {
+    running: number;
+    limit: number | null;
+    suspends: { idle: number; capacity: number };
+    wakes: number;
+    capacityRefusals: number;
+  };
 }
 
 // Seconds; creates on CoW storage take well under a second, copies and resets of big clusters minutes.
 export const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300] as const;
-const OPERATIONS: readonly Operation[] = ['create', 'reset', 'delete'];
+const OPERATIONS: readonly Operation[] = ['create', 'reset', 'delete', 'wake'];
 const BRANCH_STATES = ['creating', 'ready', 'stopped', 'deleting', 'failed'];
 
 interface Histogram {
@@ -56,6 +64,8 @@ export class Metrics {
     out.push(sample('vela_pool_bytes', { kind: 'used' }, snapshot.pool.usedBytes));
     out.push(sample('vela_pool_bytes', { kind: 'free' }, snapshot.pool.freeBytes));
 
+    if (snapshot.lifecycle) renderLifecycle(out, snapshot.lifecycle);
+
     header(out, 'vela_operations_total', 'counter', 'Branch operations by result.');
     for (const op of OPERATIONS) {
       for (const result of ['ok', 'error']) {
@@ -80,6 +90,22 @@ export class Metrics {
 
     return out.join('\n') + '\n';
   }
+}
+
+function renderLifecycle(out: string[], l: NonNullable<MetricsSnapshot['lifecycle']>): void {
+  header(out, 'vela_branches_running', 'gauge', 'Branches with a running postgres (ready or being created).');
+  out.push(sample('vela_branches_running', {}, l.running));
+  if (l.limit !== null) {
+    header(out, 'vela_branches_running_limit', 'gauge', 'Running branches the capacity allows (capacity.maxRunning, memoryBudget).');
+    out.push(sample('vela_branches_running_limit', {}, l.limit));
+  }
+  header(out, 'vela_suspends_total', 'counter', 'Branches suspended, by reason (idle timeout, or room for another).');
+  out.push(sample('vela_suspends_total', { reason: 'idle' }, l.suspends.idle));
+  out.push(sample('vela_suspends_total', { reason: 'capacity' }, l.suspends.capacity));
+  header(out, 'vela_wakes_total', 'counter', 'Stopped branches started by a wake (API start, proxy connection).');
+  out.push(sample('vela_wakes_total', {}, l.wakes));
+  header(out, 'vela_capacity_refusals_total', 'counter', 'Starts and creates refused with 503 capacity (nothing idle to suspend).');
+  out.push(sample('vela_capacity_refusals_total', {}, l.capacityRefusals));
 }
 
 function header(out: string[], name: string, type: string, help: string): void {

@@ -85,12 +85,16 @@ export async function startAgent(
     maxBytes: cfg.audit.maxMiB * 1024 * 1024,
     keep: cfg.audit.keep,
   });
+  const metrics = new Metrics();
+  engine.lifecycle.onWake((seconds) => metrics.observeOperation('wake', seconds, true));
+  engine.lifecycle.startSweeping();
   const server = buildServer({
     manager: engine.manager,
+    lifecycle: engine.lifecycle,
     builder: engine.builder,
     auth: createAuthenticator({ tokens: cfg.tokens, adminToken: adminToken.token, oidc: cfg.oidc }),
     audit,
-    metrics: new Metrics(),
+    metrics,
     limiter: new RefusalLimiter({ max: cfg.rateLimit.refusals, windowMs: cfg.rateLimit.windowSeconds * 1000 }),
     publicHost: cfg.publicHost,
     caPem: engine.tls.caPem,

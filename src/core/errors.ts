@@ -19,3 +19,5 @@ export const forbidden = (message: string) => new VelaError('forbidden', 403, me
 export const unauthorized = (message: string) => new VelaError('unauthorized', 401, message);
 export const insufficientStorage = (message: string) => new VelaError('insufficient_storage', 507, message);
 export const unavailable = (message: string) => new VelaError('unavailable', 503, message);
+/** No room to run one more branch, and no idle branch could be suspended to make some. */
+export const capacityFull = (message: string) => new VelaError('capacity', 503, message);

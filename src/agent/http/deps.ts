@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { BranchManager } from '../branches/manager.ts';
+import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { RootBuilder } from '../branches/root-builder.ts';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { Principal } from '../auth/principal.ts';
@@ -11,6 +12,8 @@ import type { DoctorReport } from '../branches/doctor.ts';
 /** What the HTTP server needs from the rest of the agent. */
 export interface ServerDeps {
   manager: BranchManager;
+  /** Capacity and wake for creates and starts; none = straight to the manager (inject tests). */
+  lifecycle?: Lifecycle;
   builder: RootBuilder;
   auth: Authenticator;
   audit: AuditLog;

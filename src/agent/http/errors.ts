@@ -4,7 +4,7 @@ import { VelaError } from '../../core/errors.ts';
 export const BODY_LIMIT = 64 * 1024;
 
 /** 5xx codes whose message is meant for the caller (what to do about it), not internals. */
-const SAFE_5XX = new Set(['postgres_start_failed', 'insufficient_storage', 'unavailable']);
+const SAFE_5XX = new Set(['postgres_start_failed', 'insufficient_storage', 'unavailable', 'capacity']);
 
 /** Maps any error to a status and a message safe to show: 5xx never carry internals. */
 export function toHttpError(err: unknown, req: FastifyRequest): { status: number; code: string; message: string } {

@@ -20,6 +20,8 @@ export interface BranchSettings {
 }
 
 export const SUPERUSER = 'postgres';
+/** Every connection the agent makes to a branch says so, so idle suspend does not count it as a client. */
+export const AGENT_APPLICATION_NAME = 'vela-agent';
 const VELA_CONF = 'vela.conf';
 const INCLUDE_LINE = `include_if_exists = '${VELA_CONF}'\t# vela-branch: per-branch port, socket and memory`;
 
@@ -333,7 +335,13 @@ export class PostgresControl {
     database = 'postgres',
   ): Promise<T> {
     const { port, superuser } = typeof target === 'number' ? { port: target, superuser: undefined } : target;
-    const client = new pg.Client({ host: this.socketDir(port), port, user: superuser ?? SUPERUSER, database });
+    const client = new pg.Client({
+      host: this.socketDir(port),
+      port,
+      user: superuser ?? SUPERUSER,
+      database,
+      application_name: AGENT_APPLICATION_NAME,
+    });
     client.on('error', () => {});
     await client.connect();
     try {

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { PostgresControl } from '../postgres/instance.ts';
-import { SUPERUSER } from '../postgres/instance.ts';
+import { AGENT_APPLICATION_NAME, SUPERUSER } from '../postgres/instance.ts';
 import { setUpOwner, takeOwnership, userDatabases } from '../postgres/roles.ts';
 import { generatePassword, scramVerifier } from '../postgres/scram.ts';
 import type { BranchRecord } from '../branches/registry.ts';
@@ -86,7 +86,14 @@ export async function waitForLogin(
   const host = probeHost(pgListen);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const c = new pg.Client({ host, port: rec.port, user: rec.user, password: rec.password, database: rec.database });
+    const c = new pg.Client({
+      host,
+      port: rec.port,
+      user: rec.user,
+      password: rec.password,
+      database: rec.database,
+      application_name: AGENT_APPLICATION_NAME,
+    });
     c.on('error', () => {});
     try {
       await c.connect();

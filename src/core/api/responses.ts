@@ -121,7 +121,9 @@ export type DoctorReport = z.infer<typeof doctorReport>;
 export const errorBody = z
   .object({
     error: z.object({
-      code: z.string().meta({ description: 'machine-readable, e.g. bad_request, forbidden, not_found, conflict' }),
+      code: z.string().meta({
+        description: 'machine-readable, e.g. bad_request, forbidden, not_found, conflict, capacity (503: no room to run one more branch)',
+      }),
       message: z.string().meta({ description: 'what to fix; never carries secrets or internals' }),
       conflicts: z.array(z.unknown()).optional().meta({ description: 'rebase: where it stopped' }),
     }),

@@ -220,10 +220,12 @@ export const routes = {
     tag: 'branches',
     auth: 'bearer',
     summary: 'Start a stopped branch',
+    description:
+      'When the capacity is full, the least recently used idle branch is suspended first; 503 with code capacity when none is idle.',
     params: branchParams,
     body: emptyBody,
     responses: one('the running branch'),
-    errors: [404, 409],
+    errors: [404, 409, 503],
   }),
   initMain: route({
     method: 'POST',

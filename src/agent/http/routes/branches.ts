@@ -21,7 +21,7 @@ type BranchOps =
 
 /** Branch routes: every mutation checks scope, name prefix and allowed parent before touching anything. */
 export function branchRoutes(deps: ServerDeps): RouteHandlers<BranchOps> {
-  const { manager, metrics } = deps;
+  const { manager, metrics, lifecycle } = deps;
   const { may, allowed } = branchAccess(deps);
   const view = (rec: BranchRecord, p: Principal) => toBranch(rec, deps.publicHost, allowed(p, 'credentials', rec.name));
 
@@ -42,6 +42,7 @@ export function branchRoutes(deps: ServerDeps): RouteHandlers<BranchOps> {
     audit: { action: `branch.${action}` },
     handle: async ({ principal, params }: { principal: Principal; params: { name: string } }) => {
       may(principal, action, params.name);
+      if (action === 'start' && lifecycle) return view(await lifecycle.wake(params.name), principal);
       return view(await manager[action](params.name), principal);
     },
   });
@@ -59,7 +60,7 @@ export function branchRoutes(deps: ServerDeps): RouteHandlers<BranchOps> {
       handle: async ({ req, reply, principal, body }) => {
         req.auditBranch = body.name;
         may(principal, 'create', { name: body.name, parent: body.parent ?? 'main' });
-        const { record, created } = await timed('create', () => manager.create(body));
+        const { record, created } = await timed('create', () => (lifecycle ?? manager).create(body));
         reply.status(created ? 201 : 200);
         return { branch: view(record, principal), created };
       },
@@ -99,7 +100,7 @@ export function branchRoutes(deps: ServerDeps): RouteHandlers<BranchOps> {
       handle: async ({ principal, params: { name }, query }) => {
         may(principal, 'reset', name, query.force);
         const force = query.force === true && isAdmin(principal);
-        return view(await timed('reset', () => manager.reset(name, { force })), principal);
+        return view(await timed('reset', () => (lifecycle ?? manager).reset(name, { force })), principal);
       },
     },
 
