@@ -177,6 +177,14 @@ const schema = z.strictObject({
     .prefault({}),
   zfs: z.strictObject({ dataset: z.string().min(1).nullable().default(null) }).prefault({}),
   shutdown: z.strictObject({ stopBranches: z.boolean().default(false) }).prefault({}),
+  /** One PostgreSQL port for every branch (src/agent/proxy); null = none, clients use each branch's port. */
+  proxy: z
+    .strictObject({
+      listen: listen.nullable().default(null),
+      /** Open client connections at most, across all branches. */
+      maxClients: z.number().int().min(1).max(100_000).default(2000),
+    })
+    .prefault({}),
   tokens: z
     .array(tokenSchema)
     .default([])

@@ -18,6 +18,10 @@ import { cronMatches } from './cron.ts';
 import type { Template } from './branches/root-builder.ts';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { PgProxy } from './proxy/proxy.ts';
+import { managerWaker } from './proxy/wake.ts';
+import { probeHost } from './provisioner/credentials.ts';
+import type { ListenAddress } from './config.ts';
 
 /** Reads each template's SQL files (paths relative to the config file) once, at start. */
 async function readTemplates(cfg: AgentConfig, configFile?: string): Promise<Template[]> {
@@ -52,10 +56,17 @@ export interface RunningAgent {
   engine: Engine;
   url: string;
   adminToken: AdminToken;
+  /** The postgres proxy's bound address; null when `proxy.listen` is not set. */
+  proxy: ListenAddress | null;
   close(): Promise<void>;
 }
 
 const TTL_SWEEP_MS = 30_000;
+
+/** How the proxy wakes a branch: the manager's start until the lifecycle module offers wake(). */
+function wakerFor(engine: Engine) {
+  return managerWaker(engine.manager);
+}
 
 /** Opens the engine, then serves the API; `close()` finishes in-flight requests before stopping. */
 export async function startAgent(
@@ -80,6 +91,25 @@ export async function startAgent(
     await lock.release();
     throw err;
   }
+  let proxy: PgProxy | null = null;
+  let proxyAddress: ListenAddress | null = null;
+  if (cfg.proxy.listen) {
+    proxy = new PgProxy({
+      listen: cfg.proxy.listen,
+      tls: engine.tls,
+      waker: wakerFor(engine),
+      branchHost: probeHost(cfg.pgListen),
+      maxClients: cfg.proxy.maxClients,
+      log: engineLog(logger),
+    });
+    try {
+      proxyAddress = await proxy.start();
+    } catch (err) {
+      await engine.close();
+      await lock.release();
+      throw new Error(`proxy.listen ${cfg.proxy.listen.host}:${cfg.proxy.listen.port}: ${(err as Error).message}`, { cause: err });
+    }
+  }
   const adminToken = await resolveAdminToken({ env: opts.env ?? process.env, dataDir: cfg.dataDir });
   const audit = new AuditLog(join(cfg.dataDir, 'state', 'audit.jsonl'), {
     maxBytes: cfg.audit.maxMiB * 1024 * 1024,
@@ -97,6 +127,7 @@ export async function startAgent(
     metrics,
     limiter: new RefusalLimiter({ max: cfg.rateLimit.refusals, windowMs: cfg.rateLimit.windowSeconds * 1000 }),
     publicHost: cfg.publicHost,
+    proxyPort: proxyAddress?.port ?? null,
     caPem: engine.tls.caPem,
     doctor: () => engine.doctor(),
     https,
@@ -131,11 +162,13 @@ export async function startAgent(
     engine,
     url: `${scheme}://${host}:${port}`,
     adminToken,
+    proxy: proxyAddress,
     close() {
       closing ??= (async () => {
         clearInterval(sweep);
         clearInterval(cron);
         try {
+          await proxy?.close();
           await server.close();
         } finally {
           // Whatever happened to the HTTP side, branches are stopped if the config says so.

@@ -114,7 +114,9 @@ export async function runAgentCommand(argv: string[]): Promise<number> {
     };
     process.stderr.write(
       `vela agent listening on ${running.url} · storage ${running.engine.manager.storage.kind} · PostgreSQL ${running.engine.pg.bins.major}` +
-        ` · main on port ${main?.port ?? '-'} · ${tokenWhere}\n`,
+        ` · main on port ${main?.port ?? '-'}` +
+        (running.proxy ? ` · postgres proxy on ${running.proxy.host}:${running.proxy.port}` : '') +
+        ` · ${tokenWhere}\n`,
     );
     if (signalled) onSignal(signalled);
   });

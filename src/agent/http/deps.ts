@@ -8,6 +8,7 @@ import type { AuditLog } from '../audit.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RefusalLimiter } from '../rate-limit.ts';
 import type { DoctorReport } from '../branches/doctor.ts';
+import type { Endpoint } from '../branches/connection.ts';
 
 /** What the HTTP server needs from the rest of the agent. */
 export interface ServerDeps {
@@ -21,6 +22,8 @@ export interface ServerDeps {
   /** Refused requests per client address; none = no limit (inject tests). */
   limiter?: RefusalLimiter;
   publicHost: string;
+  /** The postgres proxy's port (`proxy.listen`): handed-out connections go through it; none = direct ports. */
+  proxyPort?: number | null;
   /** What recovery set aside (GET /v1/doctor); none = nothing to report (inject tests without an engine's). */
   doctor?: () => Promise<DoctorReport>;
   /** PEM of the CA that issued branch postgres certificates (GET /v1/ca). */
@@ -32,6 +35,11 @@ export interface ServerDeps {
   logger?: FastifyBaseLogger;
   /** Tests: check every success answer against the route table's schema; a mismatch is a 500. */
   checkAnswers?: boolean;
+}
+
+/** Where the answers tell clients to connect. */
+export function endpointOf(d: Pick<ServerDeps, 'publicHost' | 'proxyPort'>): Endpoint {
+  return { host: d.publicHost, proxyPort: d.proxyPort ?? null };
 }
 
 declare module 'fastify' {

@@ -108,7 +108,8 @@ export async function waitForLogin(
   }
 }
 
-function probeHost(listen: string): string {
+/** The address the agent reaches branch postgres on, given `pgListen` (a wildcard means loopback). */
+export function probeHost(listen: string): string {
   const first = listen.split(',')[0].trim();
   if (first === '*' || first === '0.0.0.0' || first === '' || first === 'localhost') return '127.0.0.1';
   if (first === '::') return '::1';

@@ -28,6 +28,9 @@ export const branch = z
     port,
     database: z.string(),
     user: z.string(),
+    directPort: port.optional().meta({
+      description: "the branch's own postgres port, when host/port/database lead through the agent's postgres proxy",
+    }),
     createdAt: timestamp,
     updatedAt: timestamp,
     expiresAt: timestamp.nullable(),

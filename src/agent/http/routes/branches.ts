@@ -1,4 +1,5 @@
 import type { ServerDeps } from '../deps.ts';
+import { endpointOf } from '../deps.ts';
 import type { Principal } from '../../auth/principal.ts';
 import { isAdmin } from '../../auth/principal.ts';
 import { VelaError } from '../../../core/errors.ts';
@@ -23,7 +24,7 @@ type BranchOps =
 export function branchRoutes(deps: ServerDeps): RouteHandlers<BranchOps> {
   const { manager, metrics, lifecycle } = deps;
   const { may, allowed } = branchAccess(deps);
-  const view = (rec: BranchRecord, p: Principal) => toBranch(rec, deps.publicHost, allowed(p, 'credentials', rec.name));
+  const view = (rec: BranchRecord, p: Principal) => toBranch(rec, endpointOf(deps), allowed(p, 'credentials', rec.name));
 
   const timed = async <T>(op: 'create' | 'reset' | 'delete', fn: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
@@ -51,7 +52,7 @@ export function branchRoutes(deps: ServerDeps): RouteHandlers<BranchOps> {
     listBranches: {
       handle: async ({ principal }) => {
         may(principal, 'list', null);
-        return { branches: manager.list().map((r) => toBranch(r, deps.publicHost, false)) };
+        return { branches: manager.list().map((r) => toBranch(r, endpointOf(deps), false)) };
       },
     },
 

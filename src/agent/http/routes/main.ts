@@ -1,4 +1,5 @@
 import type { ServerDeps } from '../deps.ts';
+import { endpointOf } from '../deps.ts';
 import { badRequest } from '../../../core/errors.ts';
 import { toBranch } from '../../branches/connection.ts';
 import type { RouteHandlers } from '../register.ts';
@@ -14,7 +15,7 @@ export function mainRoutes(deps: ServerDeps): RouteHandlers<'initMain' | 'getBui
         may(principal, 'init', null);
         const rec = await deps.builder.build(body);
         reply.status(201);
-        return { branch: toBranch(rec, deps.publicHost, allowed(principal, 'credentials', rec.name)) };
+        return { branch: toBranch(rec, endpointOf(deps), allowed(principal, 'credentials', rec.name)) };
       },
     },
 
@@ -31,7 +32,7 @@ export function mainRoutes(deps: ServerDeps): RouteHandlers<'initMain' | 'getBui
         may(principal, 'refresh', null);
         if (params.name !== 'main') throw badRequest('only main can be refreshed (other branches: reset)');
         const rec = await deps.builder.refresh();
-        return toBranch(rec, deps.publicHost, allowed(principal, 'credentials', rec.name));
+        return toBranch(rec, endpointOf(deps), allowed(principal, 'credentials', rec.name));
       },
     },
   };

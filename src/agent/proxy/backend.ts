@@ -1,0 +1,77 @@
+import { connect as tcpConnect } from 'node:net';
+import type { Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { readUntil, PeerGoneError } from './read.ts';
+import { sslRequestPacket } from './protocol.ts';
+
+/**
+ * The proxy's connection to a branch's postgres, on loopback. TLS when the client used TLS: the
+ * branch serves the very certificate the proxy presented, so SCRAM channel binding
+ * (tls-server-end-point, a hash of the server certificate) computed by the client matches what the
+ * branch computes, and channel_binding=require works end to end. Plaintext when the client chose
+ * plaintext: the branch then offers no channel binding, which is what that client expects.
+ */
+export async function connectBranch(o: { host: string; port: number; tlsCa: string | null; timeoutMs: number }): Promise<Duplex> {
+  const socket = await openTcp(o.host, o.port, o.timeoutMs);
+  if (o.tlsCa === null) return socket;
+  try {
+    socket.write(sslRequestPacket());
+    const answer = await readUntil(socket, Buffer.alloc(0), (b) => (b.length ? 1 : null), {
+      limit: 1,
+      timeoutMs: o.timeoutMs,
+      what: 'branch postgres',
+    });
+    // 'N': the branch has no TLS; go on in plaintext over loopback (channel binding then is not offered).
+    if (answer.data[0] !== 0x53) return socket;
+    return await new Promise<Duplex>((resolve, reject) => {
+      const secure = tlsConnect({ socket, ca: o.tlsCa ?? undefined, servername: 'localhost', minVersion: 'TLSv1.2' });
+      const timer = setTimeout(() => {
+        secure.destroy();
+        reject(new Error('TLS handshake with the branch timed out'));
+      }, o.timeoutMs);
+      secure.once('secureConnect', () => {
+        clearTimeout(timer);
+        secure.off('error', reject);
+        resolve(secure);
+      });
+      secure.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+  } catch (err) {
+    socket.destroy();
+    throw err instanceof PeerGoneError ? new Error('the branch closed the connection during TLS negotiation') : err;
+  }
+}
+
+function openTcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect({ host, port, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`connecting to ${host}:${port} timed out`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+/** Sends a CancelRequest to a branch as is (postgres takes it without TLS or authentication). */
+export async function forwardCancel(o: { host: string; port: number; packet: Buffer; timeoutMs: number }): Promise<void> {
+  const socket = await openTcp(o.host, o.port, o.timeoutMs);
+  await new Promise<void>((resolve) => {
+    socket.once('close', () => resolve());
+    socket.once('error', () => resolve());
+    socket.end(o.packet);
+    setTimeout(() => socket.destroy(), o.timeoutMs).unref();
+  });
+}

@@ -1,0 +1,189 @@
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import type { SecureContext } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { LogFn } from '../logger.ts';
+import { VelaError } from '../../core/errors.ts';
+import { connectBranch, forwardCancel } from './backend.ts';
+import type { CancelKeys } from './cancel-keys.ts';
+import { KeyDataWatcher } from './cancel-keys.ts';
+import { errorResponse, parseFirstPacket, ProtocolError, startupPacket } from './protocol.ts';
+import type { FirstPacket } from './protocol.ts';
+import { PeerGoneError, readFirstPacket } from './read.ts';
+import { SCHEME_HINT, targetOf } from './route.ts';
+import type { BranchWaker } from './wake.ts';
+
+export interface SessionDeps {
+  secureContext: SecureContext;
+  /** PEM of the agent's CA, to verify the branch when the proxy speaks TLS to it. */
+  caPem: string;
+  waker: BranchWaker;
+  cancelKeys: CancelKeys;
+  /** Where branch postgres listens, as seen from the agent (loopback unless pgListen says otherwise). */
+  branchHost: string;
+  startupTimeoutMs: number;
+  connectTimeoutMs: number;
+  log: LogFn;
+  /** A client is spliced to `branch` / has left it. */
+  opened(branch: string): void;
+  closed(branch: string): void;
+}
+
+type Startup = Extract<FirstPacket, { kind: 'startup' }>;
+
+/** One client connection: negotiate, find and wake the branch, then splice until either side closes. */
+export async function runSession(client: Socket, d: SessionDeps): Promise<void> {
+  let sock: Duplex = client;
+  try {
+    const first = await negotiate(client, d);
+    sock = first.sock;
+    if (first.packet.kind === 'cancel') return await cancel(first.packet, d, client);
+    await proxyStartup(sock, first.packet, first.rest, first.tls, d);
+  } catch (err) {
+    if (err instanceof PeerGoneError) return void client.destroy();
+    const e = toClientError(err);
+    if (e.log) d.log('warn', `proxy: ${e.log}`);
+    refuse(sock, e);
+  }
+}
+
+/** Reads first packets until a StartupMessage or CancelRequest, answering SSLRequest and GSSENCRequest. */
+async function negotiate(client: Socket, d: SessionDeps) {
+  let sock: Duplex = client;
+  let tls = false;
+  let pending = Buffer.alloc(0);
+  for (let round = 0; round < 3; round++) {
+    const { data, rest } = await readFirstPacket(sock, pending, d.startupTimeoutMs);
+    const packet = parseFirstPacket(data);
+    if (packet.kind === 'startup' || packet.kind === 'cancel') return { sock, packet, rest, tls };
+    if (tls) throw new ProtocolError('08P01', 'unsupported encryption request inside TLS');
+    // Bytes sent before the TLS handshake could be injected by anyone on the path (CVE-2021-23214).
+    if (rest.length) throw new ProtocolError('08P01', 'received unencrypted data after SSL or GSSAPI encryption request');
+    if (packet.kind === 'gssenc') {
+      sock.write('N'); // no GSSAPI encryption: libpq goes on with SSL or plaintext
+      continue;
+    }
+    sock.write('S');
+    sock = await startTls(client, d);
+    tls = true;
+    pending = Buffer.alloc(0);
+  }
+  throw new ProtocolError('08P01', 'expected a startup message after the encryption requests');
+}
+
+function startTls(client: Socket, d: SessionDeps): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const secure = new TLSSocket(client, { isServer: true, secureContext: d.secureContext, ALPNProtocols: ['postgresql'] });
+    const timer = setTimeout(() => {
+      secure.destroy();
+      reject(new PeerGoneError('TLS handshake (timeout): client'));
+    }, d.startupTimeoutMs);
+    secure.once('secure', () => {
+      clearTimeout(timer);
+      secure.off('error', onError);
+      resolve(secure);
+    });
+    const onError = () => {
+      clearTimeout(timer);
+      secure.destroy();
+      reject(new PeerGoneError('TLS handshake: client'));
+    };
+    secure.once('error', onError);
+  });
+}
+
+async function cancel(packet: Extract<FirstPacket, { kind: 'cancel' }>, d: SessionDeps, client: Socket): Promise<void> {
+  const target = d.cancelKeys.lookup(packet.key);
+  // Postgres answers a cancel request with nothing, whatever the outcome: so does the proxy.
+  client.end();
+  if (!target) return;
+  await forwardCancel({ host: d.branchHost, port: target.port, packet: packet.packet, timeoutMs: d.connectTimeoutMs }).catch((err) =>
+    d.log('warn', `proxy: cancel request for ${target.branch} not delivered: ${(err as Error).message}`),
+  );
+}
+
+async function proxyStartup(sock: Duplex, s: Startup, rest: Buffer, tls: boolean, d: SessionDeps): Promise<void> {
+  // libpq's own default: no database means the user name.
+  const asked = s.params.get('database') || s.params.get('user') || '';
+  const target = targetOf(asked);
+  if (!target) throw new ClientError('3D000', `database "${clip(asked)}" does not name a branch`, SCHEME_HINT);
+  const wakeStarted = Date.now();
+  const rec = await d.waker.wake(target.branch);
+  const wakeMs = Date.now() - wakeStarted;
+  if (wakeMs > 100) d.log('info', `proxy: woke branch ${rec.name} for a client in ${wakeMs} ms`, { branch: rec.name, wakeMs });
+  const params = new Map(s.params);
+  params.set('database', target.database ?? rec.database);
+  let backend: Duplex;
+  try {
+    backend = await connectBranch({ host: d.branchHost, port: rec.port, tlsCa: tls ? d.caPem : null, timeoutMs: d.connectTimeoutMs });
+  } catch (err) {
+    throw new ClientError('57P03', `branch "${rec.name}" is not accepting connections`, undefined, (err as Error).message);
+  }
+  backend.write(startupPacket(s.major, s.minor, params));
+  if (rest.length) backend.write(rest);
+  splice(sock, backend, rec.name, rec.port, d);
+}
+
+function splice(client: Duplex, backend: Duplex, branch: string, port: number, d: SessionDeps): void {
+  let cancelHandle: string | null = null;
+  const watcher = new KeyDataWatcher((key) => (cancelHandle = d.cancelKeys.add(key, { branch, port })));
+  const watch = (chunk: Buffer) => {
+    watcher.feed(chunk);
+    if (watcher.done) backend.off('data', watch);
+  };
+  backend.on('data', watch);
+  d.opened(branch);
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    client.destroy();
+    backend.destroy();
+    if (cancelHandle) d.cancelKeys.remove(cancelHandle);
+    d.closed(branch);
+  };
+  for (const s of [client, backend]) {
+    s.once('close', close);
+    s.on('error', close);
+  }
+  backend.pipe(client);
+  client.pipe(backend);
+}
+
+class ClientError extends Error {
+  readonly sqlState: string;
+  readonly hint?: string;
+  /** For the agent's log only (may name internals); never sent to the client. */
+  readonly internal?: string;
+  constructor(sqlState: string, message: string, hint?: string, internal?: string) {
+    super(message);
+    this.sqlState = sqlState;
+    this.hint = hint;
+    this.internal = internal;
+  }
+}
+
+/** Any failure as the ErrorResponse fields a client sees, and whether the agent should log it. */
+function toClientError(err: unknown): { sqlState: string; message: string; hint?: string; log: string | null } {
+  if (err instanceof ClientError) {
+    return { sqlState: err.sqlState, message: err.message, hint: err.hint, log: err.internal ? `${err.message}: ${err.internal}` : null };
+  }
+  if (err instanceof ProtocolError) return { sqlState: err.sqlState, message: err.message, log: null };
+  if (err instanceof VelaError) {
+    if (err.status === 404) return { sqlState: '3D000', message: err.message, hint: SCHEME_HINT, log: null };
+    const sqlState = err.code === 'capacity' ? '53300' : '57P03';
+    return { sqlState, message: err.message, log: `refused a client: ${err.message}` };
+  }
+  // Unexpected: the client learns only that the branch could not be reached; the log has the reason.
+  return { sqlState: '57P03', message: 'the vela-branch proxy could not reach the branch', log: `unexpected: ${(err as Error).message}` };
+}
+
+function refuse(sock: Duplex, e: { sqlState: string; message: string; hint?: string }): void {
+  if (sock.destroyed) return;
+  sock.end(errorResponse(e));
+  setTimeout(() => sock.destroy(), 1000).unref();
+}
+
+function clip(s: string): string {
+  return s.length > 80 ? `${s.slice(0, 80)}…` : s;
+}

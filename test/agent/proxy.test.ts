@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import pg from 'pg';
+import { describeWithPool } from '../helpers/env.ts';
+import { startTestAgent } from '../helpers/agent-harness.ts';
+import type { TestAgent } from '../helpers/agent-harness.ts';
+import { processRunner } from '../../src/agent/runner.ts';
+import type { Branch, ConnectionInfo } from '../../src/core/api/index.ts';
+
+const SSL_AND_DB = 'SELECT ssl, current_database() FROM pg_stat_ssl WHERE pid = pg_backend_pid()';
+
+/** psql with only the environment we give it (no PGPASSWORD or PGSSLMODE leaking in). */
+function psql(conninfo: string, sql: string, env: NodeJS.ProcessEnv = {}) {
+  return processRunner(['psql', conninfo, '-X', '-Atc', sql], {
+    allowFailure: true,
+    env: { PATH: process.env.PATH, ...env },
+  });
+}
+
+describeWithPool('postgres proxy: one port, branch by database name, wake on connect', () => {
+  let agent: TestAgent;
+  let conn: ConnectionInfo;
+  let proxyPort: number;
+
+  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${agent.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${agent.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const json = (await res.json()) as T;
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const stop = async (name: string) => expect((await api<Branch>('POST', `/v1/branches/${name}/stop`)).state).toBe('stopped');
+  const state = async (name: string) => (await api<Branch>('GET', `/v1/branches/${name}`)).state;
+
+  beforeAll(async () => {
+    agent = await startTestAgent({ tag: 'proxy', config: 'proxy: { listen: "127.0.0.1:0" }' });
+    proxyPort = Number(/postgres proxy on 127\.0\.0\.1:(\d+)/.exec(agent.output())?.[1]);
+    const created = await api<{ branch: Branch }>('POST', '/v1/branches', { name: 'px-a' });
+    conn = created.branch.connection as ConnectionInfo;
+    const c = new pg.Client({ connectionString: conn.uri.replace('sslmode=require', 'sslmode=no-verify') });
+    await c.connect();
+    await c.query("CREATE TABLE t(v text); INSERT INTO t VALUES ('through the proxy')");
+    await c.end();
+  }, 120_000);
+
+  afterAll(async () => {
+    await agent?.destroy();
+  });
+
+  it('hands out URIs that go through the proxy: the port is the proxy, the database names the branch', async () => {
+    expect(proxyPort).toBeGreaterThan(0);
+    expect(conn).toMatchObject({ host: '127.0.0.1', port: proxyPort, database: 'px-a' });
+    expect(conn.uri).toMatch(new RegExp(`@127\\.0\\.0\\.1:${proxyPort}/px-a\\?sslmode=require$`));
+    const b = await api<Branch>('GET', '/v1/branches/px-a');
+    expect(b.port).toBe(proxyPort);
+    expect(b.directPort).not.toBe(proxyPort);
+    // The URI as handed out, with psql: TLS, and the branch's real database behind the name.
+    const r = await psql(conn.uri, SSL_AND_DB);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('t|postgres');
+    // The branch's own port keeps working.
+    const direct = await psql(conn.uri.replace(`:${proxyPort}/px-a`, `:${b.directPort}/postgres`), 'SELECT v FROM t');
+    expect(direct.stdout.trim()).toBe('through the proxy');
+  });
+
+  it('wakes a stopped branch for psql, which reads its data; sslmode=disable and require both work', async () => {
+    await stop('px-a');
+    const r = await psql(conn.uri, 'SELECT v FROM t');
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('through the proxy');
+    expect(await state('px-a')).toBe('ready');
+    const plain = await psql(conn.uri.replace('sslmode=require', 'sslmode=disable'), SSL_AND_DB);
+    expect(plain.stdout.trim()).toBe('f|postgres');
+    // SCRAM channel binding survives TLS termination: the proxy and the branch present one certificate.
+    const bound = await psql(`${conn.uri}&channel_binding=require`, SSL_AND_DB);
+    expect(bound.stderr).toBe('');
+    expect(bound.stdout.trim()).toBe('t|postgres');
+    // BRANCH.DATABASE reaches another database of the branch.
+    expect((await psql(conn.uri.replace('/px-a?', '/px-a.template1?'), 'SELECT current_database()')).stdout.trim()).toBe('template1');
+  });
+
+  it("a wrong password fails with the branch's own error; the proxy never sees the password", async () => {
+    const bad = conn.uri.replace(`:${encodeURIComponent(conn.password)}@`, ':not-the-password@');
+    const r = await psql(bad, 'SELECT 1');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`password authentication failed for user "${conn.user}"`);
+    expect(agent.output()).not.toContain(conn.password);
+  });
+
+  it('an unknown branch or a database that names none gets a PostgreSQL FATAL that psql shows', async () => {
+    const unknown = await psql(conn.uri.replace('/px-a?', '/no-such-branch?'), 'SELECT 1');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('FATAL:  branch "no-such-branch" does not exist');
+    expect(unknown.stderr).toContain('HINT:  Through the vela-branch proxy the database name is the branch');
+    const notAName = await psql(conn.uri.replace('/px-a?', '/Not_A_Branch?'), 'SELECT 1');
+    expect(notAName.stderr).toContain('FATAL:  database "Not_A_Branch" does not name a branch');
+    // Same answer without TLS.
+    const plain = await psql(conn.uri.replace('/px-a?sslmode=require', '/no-such-branch?sslmode=disable'), 'SELECT 1');
+    expect(plain.stderr).toContain('FATAL:  branch "no-such-branch" does not exist');
+  });
+
+  it('many clients waking one stopped branch start it once, and all of them get in', async () => {
+    await stop('px-a');
+    const clients = Array.from({ length: 12 }, async () => {
+      const c = new pg.Client({ connectionString: conn.uri.replace('sslmode=require', 'sslmode=no-verify') });
+      await c.connect();
+      const r = await c.query<{ v: string; started: Date }>('SELECT v, pg_postmaster_start_time() AS started FROM t');
+      await c.end();
+      return r.rows[0];
+    });
+    const rows = await Promise.all(clients);
+    expect(rows.every((r) => r.v === 'through the proxy')).toBe(true);
+    // One postmaster served them all: the branch was started once.
+    expect(new Set(rows.map((r) => r.started.getTime())).size).toBe(1);
+  });
+
+  it("psql's Ctrl-C cancels a query through the proxy (CancelRequest routed by the backend key)", async () => {
+    const child = spawn('psql', [conn.uri.replace('sslmode=require', 'sslmode=disable'), '-X', '-Atc', 'SELECT pg_sleep(30)'], {
+      env: { PATH: process.env.PATH },
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const t0 = Date.now();
+    setTimeout(() => child.kill('SIGINT'), 1500);
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    expect(err).toContain('canceling statement due to user request');
+    expect(code).not.toBe(0);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it('a malformed startup packet gets an ErrorResponse, not a dropped socket', async () => {
+    const answer = await new Promise<Buffer>((resolve, reject) => {
+      const s = connect({ host: '127.0.0.1', port: proxyPort });
+      let got = Buffer.alloc(0);
+      s.on('data', (d: Buffer) => (got = Buffer.concat([got, d])));
+      s.on('close', () => resolve(got));
+      s.on('error', reject);
+      const head = Buffer.alloc(8);
+      head.writeInt32BE(1_000_000, 0); // far over postgres' 10,000-byte limit
+      head.writeInt32BE(196608, 4);
+      s.write(head);
+    });
+    expect(String.fromCharCode(answer[0])).toBe('E');
+    expect(answer.toString('utf8')).toContain('C08P01');
+    expect(answer.toString('utf8')).toContain('invalid length of startup packet');
+  });
+});
