@@ -19,7 +19,7 @@ import type { Template } from './branches/root-builder.ts';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { PgProxy } from './proxy/proxy.ts';
-import { managerWaker } from './proxy/wake.ts';
+import { branchWaker } from './proxy/wake.ts';
 import { probeHost } from './provisioner/credentials.ts';
 import type { ListenAddress } from './config.ts';
 
@@ -63,9 +63,13 @@ export interface RunningAgent {
 
 const TTL_SWEEP_MS = 30_000;
 
-/** How the proxy wakes a branch: the manager's start until the lifecycle module offers wake(). */
+/** How the proxy wakes a branch: through the lifecycle, which makes room under the capacity limit. */
 function wakerFor(engine: Engine) {
-  return managerWaker(engine.manager);
+  return branchWaker({
+    find: (name) => engine.manager.find(name),
+    wake: (name) => engine.lifecycle.wake(name),
+    touch: (name) => engine.lifecycle.touch(name),
+  });
 }
 
 /** Opens the engine, then serves the API; `close()` finishes in-flight requests before stopping. */

@@ -37,7 +37,7 @@ describeWithPool('postgres proxy: one port, branch by database name, wake on con
   const state = async (name: string) => (await api<Branch>('GET', `/v1/branches/${name}`)).state;
 
   beforeAll(async () => {
-    agent = await startTestAgent({ tag: 'proxy', config: 'proxy: { listen: "127.0.0.1:0" }' });
+    agent = await startTestAgent({ tag: 'proxy', config: 'proxy: { listen: "127.0.0.1:0" }\ncapacity: { maxRunning: 3 }' });
     proxyPort = Number(/postgres proxy on 127\.0\.0\.1:(\d+)/.exec(agent.output())?.[1]);
     const created = await api<{ branch: Branch }>('POST', '/v1/branches', { name: 'px-a' });
     conn = created.branch.connection as ConnectionInfo;
@@ -130,6 +130,38 @@ describeWithPool('postgres proxy: one port, branch by database name, wake on con
     expect(err).toContain('canceling statement due to user request');
     expect(code).not.toBe(0);
     expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it('with capacity.maxRunning 3, waking a stopped branch suspends the least recently used idle one; all busy is FATAL 53300', async () => {
+    const uriOf = async (name: string) => {
+      const b = (await api<{ branch: Branch }>('POST', '/v1/branches', { name })).branch;
+      await stop(name);
+      return (b.connection as ConnectionInfo).uri;
+    };
+    const uriB = await uriOf('px-b');
+    const uriC = await uriOf('px-c');
+    // main (protected, never suspended), px-a, then px-b: the limit.
+    expect((await psql(conn.uri, 'SELECT 1')).stdout.trim()).toBe('1');
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await psql(uriB, 'SELECT 1')).stdout.trim()).toBe('1');
+    await new Promise((r) => setTimeout(r, 500)); // the psql backends are gone
+    const c = await psql(uriC, 'SELECT 1');
+    expect(c.stderr).toBe('');
+    expect(c.stdout.trim()).toBe('1');
+    expect([await state('px-a'), await state('px-b'), await state('px-c')]).toEqual(['stopped', 'ready', 'ready']);
+    // px-b and px-c each hold a client: waking px-a finds nothing to suspend.
+    const held = [uriB, uriC].map((u) => new pg.Client({ connectionString: u.replace('sslmode=require', 'sslmode=no-verify') }));
+    await Promise.all(held.map((h) => h.connect()));
+    try {
+      const full = await psql(conn.uri, 'SELECT 1');
+      expect(full.code).toBe(2);
+      expect(full.stderr).toContain('FATAL:  no room to run branch px-a');
+      const viaPg = new pg.Client({ connectionString: conn.uri.replace('sslmode=require', 'sslmode=no-verify') });
+      await expect(viaPg.connect()).rejects.toMatchObject({ code: '53300', severity: 'FATAL' });
+    } finally {
+      await Promise.all(held.map((h) => h.end()));
+    }
+    expect(await state('px-a')).toBe('stopped');
   });
 
   it('a malformed startup packet gets an ErrorResponse, not a dropped socket', async () => {

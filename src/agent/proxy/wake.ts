@@ -1,44 +1,43 @@
-import type { BranchManager } from '../branches/manager.ts';
 import type { BranchRecord } from '../branches/registry.ts';
 import { VelaError } from '../../core/errors.ts';
 
 /** How the proxy brings a branch up and says it is in use. */
 export interface BranchWaker {
-  /** The branch, running: started if it was stopped (records activity); throws a VelaError otherwise. */
+  /** The branch, running: started if it was stopped (making room first); throws a VelaError otherwise. */
   wake(name: string): Promise<BranchRecord>;
-  /** A proxied client connected or left: the branch is in use now. */
+  /** A proxied client connected or left: the branch is in use now (idle suspend, least recently used). */
   touch(name: string): void;
+}
+
+/** What the waker needs from the agent: the registry's view and the lifecycle's wake and touch. */
+export interface WakeParts {
+  find(name: string): BranchRecord | undefined;
+  /** Start if stopped, making room under the capacity limit; concurrent calls share one start. */
+  wake(name: string): Promise<BranchRecord>;
+  touch(name: string): void;
+  /** How long a client is held while its branch is being created or reset. */
+  waitMs?: number;
 }
 
 const CREATING_POLL_MS = 50;
 
 /**
- * The waker over the state machine: a stopped branch is started (the branch lock makes concurrent
- * wakes start it once, and this map keeps them to one call); one being created or reset is waited for.
- * A failed branch is not retried on every connection: its error goes to the client.
+ * The proxy's waker over the lifecycle (engine.lifecycle.wake: one start for concurrent wakes, room
+ * made under capacity.maxRunning). A branch being created or reset is waited for. A failed branch is
+ * not restarted on every connection attempt: its error goes to the client (`vela-branch start` retries).
  */
-export function managerWaker(manager: BranchManager, o: { waitMs?: number } = {}): BranchWaker {
-  const waitMs = o.waitMs ?? 60_000;
-  const inflight = new Map<string, Promise<BranchRecord>>();
-  const once = (name: string, start: () => Promise<BranchRecord>) => {
-    let p = inflight.get(name);
-    if (!p) {
-      p = start().finally(() => inflight.delete(name));
-      inflight.set(name, p);
-    }
-    return p;
-  };
+export function branchWaker(p: WakeParts): BranchWaker {
+  const waitMs = p.waitMs ?? 60_000;
   return {
     async wake(name) {
       const deadline = Date.now() + waitMs;
       for (;;) {
-        const rec = manager.find(name);
+        const rec = p.find(name);
         if (!rec) throw new VelaError('not_found', 404, `branch "${name}" does not exist`);
         switch (rec.state) {
           case 'ready':
-            return rec;
           case 'stopped':
-            return once(name, () => manager.start(name));
+            return p.wake(name);
           case 'failed':
             throw new VelaError('failed', 503, `branch "${name}" failed: ${rec.error ?? 'no reason recorded'}`);
           case 'deleting':
@@ -49,8 +48,6 @@ export function managerWaker(manager: BranchManager, o: { waitMs?: number } = {}
         }
       }
     },
-    touch() {
-      // Idle suspend (the lifecycle module) is not there yet: nothing records activity.
-    },
+    touch: (name) => p.touch(name),
   };
 }
