@@ -18,6 +18,8 @@ import { KeyedLock } from './branches/locks.ts';
 import { BranchManager } from './branches/manager.ts';
 import { BranchRecovery } from './branches/recovery.ts';
 import { RootBuilder } from './branches/root-builder.ts';
+import { BranchRebaser } from './branches/rebase.ts';
+import type { RebaseCapture } from './branches/rebase.ts';
 import { doctorReport } from './branches/doctor.ts';
 import type { DoctorReport } from './branches/doctor.ts';
 import type { Template } from './branches/root-builder.ts';
@@ -58,6 +60,8 @@ export interface EngineOptions {
   runner?: Runner;
   log?: LogFn;
   onStep?: StepHook;
+  /** The change log rebase replays and how capture goes onto a rebased volume (tests hand in their own). */
+  capture?: RebaseCapture | null;
 }
 
 export interface Engine {
@@ -65,6 +69,8 @@ export interface Engine {
   /** Idle suspend, capacity, and `wake` (start a branch, making room first): the way to start a branch. */
   lifecycle: Lifecycle;
   builder: RootBuilder;
+  /** Rebase: the branch's change log replayed onto its parent's current state. */
+  rebaser: BranchRebaser;
   pg: PostgresControl;
   storage: StorageDriver;
   /** The CA and server certificate of branch postgres (ssl=on). */
@@ -180,10 +186,23 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     clientCount: (rec) => clientCount(pg, rec),
     log,
   });
+  const rebaser = new BranchRebaser({
+    registry,
+    locks,
+    provisioner,
+    storage,
+    pg,
+    pgUser: user,
+    capture: opts.capture ?? null,
+    log,
+    onStep: opts.onStep,
+  });
   const recovery = new BranchRecovery({ registry, locks, provisioner, leftovers: new CrashLeftovers({ storage, pg }), manager, log });
   // The builder first: a crash mid-swap leaves staging volumes only it knows how to finish or undo.
   await registry.load();
   await builder.recover();
+  // Interrupted rebases are finished or undone before the manager's recovery looks at states.
+  await rebaser.recover();
   await recovery.run();
   if (opts.createRoot !== false) await manager.ensureRoot();
   // Templates are built from data: before the first init, main is an empty initdb and they wait for it.
@@ -194,6 +213,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     manager,
     lifecycle,
     builder,
+    rebaser,
     pg,
     storage,
     tls,

@@ -1,6 +1,6 @@
 /** A small hand-rolled Prometheus registry: the agent exports a handful of series, not worth a dependency. */
 
-export type Operation = 'create' | 'reset' | 'delete' | 'wake';
+export type Operation = 'create' | 'reset' | 'rebase' | 'delete' | 'wake';
 
 export interface MetricsSnapshot {
   branchesByState: Record<string, number>;
@@ -17,7 +17,7 @@ export interface MetricsSnapshot {
 
 // Seconds; creates on CoW storage take well under a second, copies and resets of big clusters minutes.
 export const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300] as const;
-const OPERATIONS: readonly Operation[] = ['create', 'reset', 'delete', 'wake'];
+const OPERATIONS: readonly Operation[] = ['create', 'reset', 'rebase', 'delete', 'wake'];
 const BRANCH_STATES = ['creating', 'ready', 'stopped', 'deleting', 'failed'];
 
 interface Histogram {

@@ -126,6 +126,7 @@ export async function startAgent(
     manager: engine.manager,
     lifecycle: engine.lifecycle,
     builder: engine.builder,
+    rebaser: engine.rebaser,
     auth: createAuthenticator({ tokens: cfg.tokens, adminToken: adminToken.token, oidc: cfg.oidc }),
     audit,
     metrics,

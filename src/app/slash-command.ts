@@ -11,6 +11,7 @@ import { branchTiming } from '../core/workflows/timing.ts';
 import { branchNameFor, labelsFor, withoutCredentials } from './branch-ops.ts';
 import type { PullFacts } from './branch-ops.ts';
 import { helpText } from './replies.ts';
+import { describeRebaseConflict, rebaseConflictsOf } from '../core/workflows/rebase-conflicts.ts';
 
 export interface SlashCommandResult {
   ok: boolean;
@@ -83,9 +84,10 @@ async function dispatch(params: SlashCommandParams, name: string): Promise<Slash
     case 'rebase': {
       await ownBranch('rebasing');
       const branch = withoutCredentials(await agent.rebase(name));
+      const took = branch.timings?.rebaseMs != null ? ` in ${formatDuration(branch.timings.rebaseMs)}` : '';
       return {
         ok: true,
-        text: `Rebased \`${name}\` onto the current state of \`${branch.parent ?? 'its parent'}\`.`,
+        text: `Rebased \`${name}\` onto the current state of \`${branch.parent ?? 'its parent'}\`${took}: its own changes were replayed on top. Connection strings stay valid.`,
         sticky: { kind: 'branch', branch },
       };
     }
@@ -144,10 +146,20 @@ function renderDiff(name: string, diff: { sql: string; summary: string[] }): str
   );
 }
 
+/** A rebase's conflicts as a list under the refusal (tables, keys and rows, never credentials). */
 function conflictList(err: AgentError): string {
-  const conflicts = err.body?.error?.conflicts ?? [];
+  const conflicts = rebaseConflictsOf(err);
   if (conflicts.length === 0) return '';
-  const shown = conflicts.slice(0, 10).map((conflict) => `- ${typeof conflict === 'string' ? conflict : JSON.stringify(conflict)}`);
+  const shown = conflicts.slice(0, 10).flatMap((c) => {
+    const { headline, details } = describeRebaseConflict(c);
+    return [`- **${headline}**`, ...details.map((d) => `  - ${codeSpan(d)}`)];
+  });
   const more = conflicts.length > 10 ? [`- … and ${conflicts.length - 10} more`] : [];
   return `\n\n${[...shown, ...more].join('\n')}\n\nThe branch was left exactly as it was.`;
+}
+
+/** Markdown inline code that survives backticks in the text. */
+function codeSpan(text: string): string {
+  const flat = text.replace(/\s+/g, ' ');
+  return flat.includes('`') ? `\`\` ${flat} \`\`` : `\`${flat}\``;
 }

@@ -1,5 +1,6 @@
 import { AgentClient, AgentError } from '../core/client.ts';
 import { parseCommandArgs } from './args.ts';
+import { describeRebaseConflict, rebaseConflictsOf } from '../core/workflows/rebase-conflicts.ts';
 import { auditCommand } from './audit.ts';
 import { caCommand } from './ca.ts';
 import type { CommandContext, CommandSpec } from './command.ts';
@@ -151,9 +152,13 @@ export function describeAgentError(err: AgentError, target: AgentTarget | undefi
 
 /** Rebase conflicts travel in the error body; show them under the error line. */
 function conflictLines(err: AgentError): string[] {
-  const conflicts = err.body?.error?.conflicts;
-  if (!Array.isArray(conflicts)) return [];
-  return conflicts.map((c) => (typeof c === 'string' ? c : JSON.stringify(c)));
+  const conflicts = rebaseConflictsOf(err);
+  if (conflicts.length === 0) return [];
+  const lines = conflicts.flatMap((c) => {
+    const { headline, details } = describeRebaseConflict(c);
+    return [`✗ ${headline}`, ...details.map((d) => `    ${d}`)];
+  });
+  return [...lines, 'the branch was left exactly as it was'];
 }
 
 function printHelpFor(topic: string | undefined, out: (text: string) => void): number {

@@ -195,12 +195,27 @@ describe('commands delete, reset, rebase', () => {
     agent = await new FakeAgent({
       tokens: [TOKEN],
       createdAgoMs: HOUR,
-      rebaseConflicts: [{ message: 'column orders.total changed on both sides' }],
+      rebaseConflicts: [
+        {
+          kind: 'ddl_failed',
+          table: null,
+          key: null,
+          statement: 'ALTER TABLE orders ADD COLUMN total numeric',
+          current: null,
+          message: 'column "total" of relation "orders" already exists',
+          seq: 2,
+        },
+      ],
     }).start();
     agent.seed('qa');
     const fake = await runWith({ command: 'rebase', branch: 'qa' });
     expect(fake.failed[0]).toBe(
-      'rebase of qa stopped at 1 conflict(s); the branch is unchanged: column orders.total changed on both sides',
+      [
+        'rebase of qa stopped; the branch is unchanged (rebase of qa stopped at change log transaction 2: ddl_failed; the branch is unchanged)',
+        '  ✗ ddl_failed: this DDL fails on the parent',
+        '      branch: ALTER TABLE orders ADD COLUMN total numeric',
+        '      why: column "total" of relation "orders" already exists',
+      ].join('\n'),
     );
   });
 });

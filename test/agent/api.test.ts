@@ -163,10 +163,10 @@ describeWithPool('agent HTTP API (inject, real engine on btrfs)', () => {
     expect(e.manager.get('main').state).toBe('ready');
   });
 
-  it('rebase and diff answer 501 with a clear message', async () => {
+  it('rebase without a rebaser answers 503, diff 501, each with a clear message', async () => {
     const r = await call('POST', '/v1/branches/ci-one/rebase', CI);
-    expect(r.statusCode).toBe(501);
-    expect(r.json().error.message).toMatch(/not implemented/);
+    expect(r.statusCode).toBe(503);
+    expect(r.json().error.message).toMatch(/rebase is not available on this agent/);
     expect((await call('GET', '/v1/branches/ci-one/diff', CI)).statusCode).toBe(501);
   });
 

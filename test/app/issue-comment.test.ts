@@ -182,8 +182,12 @@ describe('/vela slash-commands', () => {
     await h.probot.receive(event('issue_comment', commentPayload('/vela rebase')));
     await h.tasks.idle();
     const reply = h.github.replies(PR_NUMBER)[0].body;
-    expect(reply).toContain('❌ The vela agent refused: rebase stopped at the first conflict');
-    expect(reply).toContain('- table users: column email changed in both');
+    expect(reply).toContain('❌ The vela agent refused: rebase of pr-2-hello-world-4d96 stopped at change log transaction 3: row_changed');
+    expect(reply).toContain('- **row_changed on public.users: the parent changed this row since the fork**');
+    expect(reply).toContain("  - `branch: UPDATE public.users SET email = 'new@example.com' WHERE id = '7'`");
+    expect(reply).toContain('  - `key: id=7`');
+    expect(reply).toContain('  - `parent now: id=7, email=changed@example.com`');
+    expect(reply).toContain('The branch was left exactly as it was.');
     expect(h.github.reactions.at(-1)!.content).toBe('confused');
   });
 

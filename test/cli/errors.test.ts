@@ -18,8 +18,18 @@ beforeAll(async () => {
     body: {
       error: {
         code: 'rebase_conflict',
-        message: 'rebase of pr-1 stopped at the first conflict; the branch is unchanged',
-        conflicts: ['users.email: column dropped on main, updated on pr-1'],
+        message: 'rebase of pr-1 stopped at change log transaction 4: row_missing on public.users; the branch is unchanged',
+        conflicts: [
+          {
+            kind: 'row_missing',
+            table: 'public.users',
+            key: { id: '9' },
+            statement: "UPDATE public.users SET email = 'x@example.com' WHERE id = '9'",
+            current: null,
+            message: 'the branch updated a row the parent no longer has',
+            seq: 4,
+          },
+        ],
       },
     },
   }));
@@ -98,7 +108,16 @@ describe('agent errors exit 1 with the agent message on one line', () => {
     const r = await runCli(['rebase', 'pr-1'], { env });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
-      'vela-branch: rebase of pr-1 stopped at the first conflict; the branch is unchanged\n  users.email: column dropped on main, updated on pr-1\n',
+      [
+        'vela-branch: rebase of pr-1 stopped at change log transaction 4: row_missing on public.users; the branch is unchanged',
+        '  ✗ row_missing on public.users: the parent no longer has this row',
+        "      branch: UPDATE public.users SET email = 'x@example.com' WHERE id = '9'",
+        '      key: id=9',
+        '      parent now: (none)',
+        '      why: the branch updated a row the parent no longer has',
+        '  the branch was left exactly as it was',
+        '',
+      ].join('\n'),
     );
   });
 

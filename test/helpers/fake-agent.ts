@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createBranchBody, patchBranchBody } from '../../src/core/api/index.ts';
 import { parseDuration } from '../../src/core/durations.ts';
-import type { Branch } from '../../src/core/api/index.ts';
+import type { Branch, RebaseConflict } from '../../src/core/api/index.ts';
 
 /** Every password the fake hands out starts with this, so tests can grep output for any of them. */
 export const FAKE_PASSWORD_PREFIX = 'fake-secret-';
@@ -34,7 +34,7 @@ export interface FakeAgentOptions {
   /** Start with a protected root branch `main` (default true). */
   main?: boolean;
   /** Rebase answers 409 with these conflicts when set. */
-  rebaseConflicts?: unknown[];
+  rebaseConflicts?: RebaseConflict[];
   /** What `GET …/diff` answers. */
   diff?: { sql: string; summary: string[] };
   /** `timings.resetMs` a reset reports. */
@@ -261,8 +261,11 @@ export class FakeAgent {
         return { status: 200, body: this.view(branch) };
       case 'POST rebase':
         if (this.opts.rebaseConflicts) {
-          return fail(409, 'conflict', 'rebase stopped at the first conflict', { conflicts: this.opts.rebaseConflicts });
+          const c = this.opts.rebaseConflicts[0];
+          const msg = `rebase of ${branch.name} stopped at change log transaction ${c.seq}: ${c.kind}; the branch is unchanged`;
+          return fail(409, 'rebase_conflict', msg, { conflicts: this.opts.rebaseConflicts });
         }
+        branch.timings = { ...branch.timings, rebaseMs: 2345 };
         touch();
         return { status: 200, body: this.view(branch) };
       case 'POST stop':

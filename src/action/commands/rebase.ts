@@ -1,35 +1,30 @@
-import { AgentError, type AgentClient } from '../../core/client.ts';
+import type { AgentClient } from '../../core/client.ts';
 import type { Branch } from '../../core/api/index.ts';
 import { waitUntilReady, type WaitOptions } from '../../core/workflows/ready.ts';
+import { describeRebaseConflict, rebaseConflictsOf, type RebaseConflict } from '../../core/workflows/rebase-conflicts.ts';
 
+/** A rebase that stopped: the job fails with every conflict spelled out (the branch is unchanged). */
 export class RebaseConflictError extends Error {
-  readonly conflicts: unknown[];
-  constructor(branch: string, conflicts: unknown[]) {
-    const shown = conflicts.slice(0, 5).map(describeConflict);
-    const more = conflicts.length > shown.length ? ` (and ${conflicts.length - shown.length} more)` : '';
-    super(`rebase of ${branch} stopped at ${conflicts.length} conflict(s); the branch is unchanged: ${shown.join('; ')}${more}`);
+  readonly conflicts: RebaseConflict[];
+  constructor(branch: string, conflicts: RebaseConflict[], agentMessage: string) {
+    const shown = conflicts.slice(0, 5).flatMap((c) => {
+      const { headline, details } = describeRebaseConflict(c);
+      return [`  ✗ ${headline}`, ...details.map((d) => `      ${d}`)];
+    });
+    const more = conflicts.length > 5 ? [`  … and ${conflicts.length - 5} more`] : [];
+    super([`rebase of ${branch} stopped; the branch is unchanged (${agentMessage})`, ...shown, ...more].join('\n'));
     this.name = 'RebaseConflictError';
     this.conflicts = conflicts;
   }
 }
 
-function describeConflict(conflict: unknown): string {
-  if (typeof conflict === 'string') return conflict.slice(0, 200);
-  if (conflict && typeof conflict === 'object') {
-    const fields = conflict as Record<string, unknown>;
-    const text = fields.message ?? fields.detail ?? fields.statement;
-    if (typeof text === 'string') return text.slice(0, 200);
-  }
-  return JSON.stringify(conflict).slice(0, 200);
-}
-
+/** Rebase keeps name, port and credentials too: the connection string stays the same. */
 export async function rebaseBranch(client: AgentClient, params: { name: string; wait?: WaitOptions }): Promise<Branch> {
   try {
     return await waitUntilReady(client, await client.rebase(params.name), params.wait);
   } catch (err) {
-    if (err instanceof AgentError && err.status === 409 && Array.isArray(err.body?.error.conflicts)) {
-      throw new RebaseConflictError(params.name, err.body.error.conflicts);
-    }
+    const conflicts = rebaseConflictsOf(err);
+    if (conflicts.length) throw new RebaseConflictError(params.name, conflicts, (err as Error).message);
     throw err;
   }
 }

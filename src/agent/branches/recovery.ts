@@ -65,6 +65,8 @@ export class BranchRecovery {
         out.cleaned.push(`interrupted reset of ${rec.name}`);
         continue;
       }
+      // A rebase the rebaser could not resolve keeps its data: never dropped as a half-made branch.
+      if (rec.state === 'creating' && rec.rebasing) continue;
       if (rec.state === 'creating' || rec.state === 'deleting') {
         await provisioner.dropVolume(rec);
         await registry.remove(rec.name);

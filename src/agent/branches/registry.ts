@@ -20,11 +20,16 @@ export interface BranchRecord {
   protected: boolean;
   labels: Record<string, string>;
   storage: { driver: string; exclusiveBytes: number | null };
-  timings: { createMs: number | null; resetMs?: number | null };
+  timings: { createMs: number | null; resetMs?: number | null; rebaseMs?: number | null };
   /** A streaming hot standby of an outside source (physical `main`): read-only, its own upstream. */
   standby?: boolean;
   /** Set while a reset runs: a crash then redoes the reset instead of dropping the branch. */
   resetting?: boolean;
+  /**
+   * Set while a rebase runs (written before its first step): `replaying` builds the new volume
+   * beside the branch (a crash undoes it), `swapping` puts it in place (a crash finishes it).
+   */
+  rebasing?: { phase: 'replaying' | 'swapping'; startedAt: string };
   /** The cluster's bootstrap superuser when it is not "postgres" (replicas of other clusters). */
   superuser?: string;
   /**

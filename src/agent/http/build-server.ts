@@ -2,7 +2,7 @@ import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { VelaError } from '../../core/errors.ts';
-import type { ApiErrorBody } from '../../core/api/responses.ts';
+import type { ApiErrorBody, RebaseConflict } from '../../core/api/responses.ts';
 import { scrubCredentials } from '../../core/scrub-credentials.ts';
 import type { ServerDeps } from './deps.ts';
 import { authenticateRequest } from './access.ts';
@@ -72,7 +72,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       deps.metrics.countError(code);
     }
     const body: ApiErrorBody = { error: { code, message } };
-    if (err instanceof VelaError && Array.isArray(err.details?.conflicts)) body.error.conflicts = err.details.conflicts as unknown[];
+    if (err instanceof VelaError && Array.isArray(err.details?.conflicts)) body.error.conflicts = err.details.conflicts as RebaseConflict[];
     return reply.status(status).send(body);
   });
 

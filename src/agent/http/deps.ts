@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { BranchManager } from '../branches/manager.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { RootBuilder } from '../branches/root-builder.ts';
+import type { BranchRebaser } from '../branches/rebase.ts';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { AuditLog } from '../audit.ts';
@@ -16,6 +17,8 @@ export interface ServerDeps {
   /** Capacity and wake for creates and starts; none = straight to the manager (inject tests). */
   lifecycle?: Lifecycle;
   builder: RootBuilder;
+  /** None: rebase answers 503 (inject tests without an engine's). */
+  rebaser?: BranchRebaser;
   auth: Authenticator;
   audit: AuditLog;
   metrics: Metrics;

@@ -37,7 +37,7 @@ export const branch = z
     protected: z.boolean(),
     labels,
     storage: z.object({ driver: z.string(), exclusiveBytes: bytesOrNull }),
-    timings: z.object({ createMs: msOrNull, resetMs: msOrNull.optional() }),
+    timings: z.object({ createMs: msOrNull, resetMs: msOrNull.optional(), rebaseMs: msOrNull.optional() }),
     replication: z
       .object({ lagBytes: bytesOrNull, lagSeconds: z.number().nullable() })
       .nullable()
@@ -64,6 +64,24 @@ export type InitResult = z.infer<typeof initResult>;
 
 export const diffResult = z.object({ sql: z.string(), summary: z.array(z.string()) }).meta({ id: 'DiffResult' });
 export type DiffResult = z.infer<typeof diffResult>;
+
+const textRow = z.record(z.string(), z.string().nullable());
+
+export const rebaseConflict = z
+  .object({
+    kind: z.enum(['insert_exists', 'row_missing', 'row_changed', 'ddl_failed', 'statement_failed', 'no_key']).meta({
+      description:
+        'insert_exists: the branch inserted a key the parent now has; row_missing / row_changed: the branch updated or deleted a row the parent deleted or changed since the fork; ddl_failed: a DDL statement of the branch fails on the parent (e.g. the same column added on both sides); statement_failed: a row change fails for another reason; no_key: a table without a primary key or replica identity index (refused before anything is replayed)',
+    }),
+    table: z.string().nullable().meta({ description: 'schema.table, when the change is about one' }),
+    key: textRow.nullable().meta({ description: 'the row key (column → value in PostgreSQL text form)' }),
+    statement: z.string().meta({ description: "the branch's change as SQL (values shortened)" }),
+    current: textRow.nullable().meta({ description: "the parent's current row with that key (null: none)" }),
+    message: z.string().meta({ description: 'what PostgreSQL or the comparison said' }),
+    seq: z.number().int().min(0).meta({ description: "the transaction's position in the branch's change log (0: before replay)" }),
+  })
+  .meta({ id: 'RebaseConflict', description: 'where a rebase stopped; the branch was left exactly as it was' });
+export type RebaseConflict = z.infer<typeof rebaseConflict>;
 
 export const health = z.object({ ok: z.boolean(), version: z.string(), storage: storageKind }).meta({ id: 'Health' });
 export type Health = z.infer<typeof health>;
@@ -128,7 +146,7 @@ export const errorBody = z
         description: 'machine-readable, e.g. bad_request, forbidden, not_found, conflict, capacity (503: no room to run one more branch)',
       }),
       message: z.string().meta({ description: 'what to fix; never carries secrets or internals' }),
-      conflicts: z.array(z.unknown()).optional().meta({ description: 'rebase: where it stopped' }),
+      conflicts: z.array(rebaseConflict).optional().meta({ description: 'rebase (409): where it stopped' }),
     }),
   })
   .meta({ id: 'Error' });

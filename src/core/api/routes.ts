@@ -186,11 +186,12 @@ export const routes = {
     tag: 'branches',
     auth: 'bearer',
     summary: "Replay the branch's changes onto its parent's current state",
-    description: 'Not implemented yet: 501. A conflict will answer 409 with conflicts[] and leave the branch as it was.',
+    description:
+      "Snapshots the parent's current state beside the branch, replays the branch's change log onto it transaction by transaction (DDL as logged, rows by key) and swaps it in with the same name, port and credentials. The first conflict stops it: 409 with error.conflicts[] (kind, table, key, statement, the parent's current value), and the branch is left exactly as it was. Tables without a key are refused before anything is replayed (409, kind no_key). Clients of the branch are disconnected while it runs.",
     params: branchParams,
     body: emptyBody,
     responses: one('the rebased branch'),
-    errors: [404, 409, 501],
+    errors: [404, 409, 503],
   }),
   diffBranch: route({
     method: 'GET',

@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
 import type { Probot } from 'probot';
 import { AgentClient } from '../../../src/core/client.ts';
+import type { RebaseConflict } from '../../../src/core/api/index.ts';
 import { createApp, TaskTracker } from '../../../src/app/index.ts';
 import { FakeAgent } from '../../helpers/fake-agent.ts';
 import { releaseGitHubMocks } from '../../helpers/github-mocks.ts';
@@ -32,8 +33,19 @@ export interface HarnessOptions {
   load?: boolean;
 }
 
+/** What the fake agent answers a rebase with: one conflict, as the real agent shapes it. */
+export const USERS_CONFLICT: RebaseConflict = {
+  kind: 'row_changed',
+  table: 'public.users',
+  key: { id: '7' },
+  statement: "UPDATE public.users SET email = 'new@example.com' WHERE id = '7'",
+  current: { id: '7', email: 'changed@example.com' },
+  message: 'the branch updated a row the parent changed since the fork',
+  seq: 3,
+};
+
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const agent = new FakeAgent({ tokens: [AGENT_TOKEN], now: () => NOW, rebaseConflicts: ['table users: column email changed in both'] });
+  const agent = new FakeAgent({ tokens: [AGENT_TOKEN], now: () => NOW, rebaseConflicts: [USERS_CONFLICT] });
   const url = opts.agentUrl ?? (await agent.start()).url;
   const client = new AgentClient({ url, token: opts.agentToken ?? AGENT_TOKEN, timeoutMs: 60_000 });
   const errors: unknown[] = [];

@@ -2,7 +2,8 @@ import type { ServerDeps } from '../deps.ts';
 import { endpointOf } from '../deps.ts';
 import type { Principal } from '../../auth/principal.ts';
 import { isAdmin } from '../../auth/principal.ts';
-import { VelaError } from '../../../core/errors.ts';
+import { unavailable, VelaError } from '../../../core/errors.ts';
+import type { Operation } from '../../metrics.ts';
 import { toBranch } from '../../branches/connection.ts';
 import type { BranchRecord } from '../../branches/registry.ts';
 import type { RouteHandlers } from '../register.ts';
@@ -26,7 +27,7 @@ export function branchRoutes(deps: ServerDeps): RouteHandlers<BranchOps> {
   const { may, allowed } = branchAccess(deps);
   const view = (rec: BranchRecord, p: Principal) => toBranch(rec, endpointOf(deps), allowed(p, 'credentials', rec.name));
 
-  const timed = async <T>(op: 'create' | 'reset' | 'delete', fn: () => Promise<T>): Promise<T> => {
+  const timed = async <T>(op: Operation, fn: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
     try {
       const r = await fn();
@@ -105,14 +106,15 @@ export function branchRoutes(deps: ServerDeps): RouteHandlers<BranchOps> {
       },
     },
 
-    // Rebase and diff arrive with their own issue; until then say so plainly.
     rebaseBranch: {
       audit: { action: 'branch.rebase' },
-      handle: async ({ reply, principal, params }) => {
-        may(principal, 'rebase', params.name);
-        return reply
-          .status(501)
-          .send({ error: { code: 'not_implemented', message: 'rebase is not implemented yet; use reset to start again from the parent' } });
+      handle: async ({ principal, params: { name } }) => {
+        may(principal, 'rebase', name);
+        if (!deps.rebaser) throw unavailable('rebase is not available on this agent');
+        const rebaser = deps.rebaser;
+        // A stopped branch runs again first (its log is drained while it runs), with room made for it.
+        if (lifecycle && manager.find(name)?.state === 'stopped') await lifecycle.wake(name);
+        return view(await timed('rebase', () => rebaser.rebase(name)), principal);
       },
     },
 

@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWithPool } from '../helpers/env.ts';
+import { openTestEngine, sql } from '../helpers/engine-harness.ts';
+import type { TestEngine } from '../helpers/engine-harness.ts';
+import { connectionInfo } from '../../src/agent/branches/connection.ts';
+import type { CapturedTransaction, Change, ColumnValue, ChangeLogReader } from '../../src/agent/capture/change-log-types.ts';
+import type { RebaseCapture } from '../../src/agent/branches/rebase.ts';
+import type { VelaError } from '../../src/core/errors.ts';
+
+/** A hand-written change log (what capture would have logged), so replay is tested on its own. */
+class FakeLog implements ChangeLogReader {
+  readonly logs = new Map<string, CapturedTransaction[]>();
+  add(branch: string, changes: Change[]): void {
+    const list = this.logs.get(branch) ?? [];
+    list.push({ seq: list.length + 1, xid: String(700 + list.length), lsn: `0/${list.length + 1}`, changes });
+    this.logs.set(branch, list);
+  }
+  async *transactions(branch: string): AsyncIterable<CapturedTransaction> {
+    for (const tx of this.logs.get(branch) ?? []) yield await Promise.resolve(tx);
+  }
+  counts(): Promise<never[]> {
+    return Promise.resolve([]);
+  }
+}
+
+const T = { schema: 'public', name: 'items' };
+const int = (name: string, v: number | null): ColumnValue => ({ name, type: 'integer', value: v === null ? null : String(v) });
+const txt = (name: string, v: string | null): ColumnValue => ({ name, type: 'text', value: v });
+const ddl = (text: string): Change => ({ kind: 'ddl', tag: 'X', sql: text, searchPath: '"$user", public', role: 'vela_owner' });
+
+describeWithPool('rebase replays a change log onto the parent (hand-written logs, real postgres)', () => {
+  let e: TestEngine;
+  const log = new FakeLog();
+  const installed: string[] = [];
+  const capture: RebaseCapture = { reader: log, install: async (rec) => void installed.push(rec.name) };
+  const uri = (name: string) => connectionInfo(e.manager.get(name), '127.0.0.1').uri;
+  const checksum = async (name: string, table = 'items') =>
+    (await sql<{ m: string }>(uri(name), `SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS m FROM ${table} t`))[0].m;
+  const conflictOf = async (name: string) => {
+    const err = (await e.rebaser.rebase(name).catch((x: unknown) => x)) as VelaError;
+    expect(err).toMatchObject({ status: 409 });
+    return err;
+  };
+
+  beforeAll(async () => {
+    e = await openTestEngine('rebase-replay', { capture });
+    await sql(
+      uri('main'),
+      "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 10) g",
+    );
+  });
+
+  afterAll(async () => {
+    await e?.destroy();
+  });
+
+  it('scenario: main gains a column and rows, the branch a table, inserts and updates → both, same connection string', async () => {
+    await e.manager.create({ name: 'feature' });
+    const before = uri('feature');
+    // The branch's own work (run for real, and logged as capture would log it).
+    const work: Array<[string, Change[]]> = [
+      ['CREATE TABLE notes (id int PRIMARY KEY, body text)', [ddl('CREATE TABLE notes (id int PRIMARY KEY, body text)')]],
+      [
+        "INSERT INTO notes VALUES (1, 'hello')",
+        [{ kind: 'insert', table: { schema: 'public', name: 'notes' }, row: [int('id', 1), txt('body', 'hello')] }],
+      ],
+      ["INSERT INTO items VALUES (100, 'branch item')", [{ kind: 'insert', table: T, row: [int('id', 100), txt('name', 'branch item')] }]],
+      [
+        "UPDATE items SET name = 'renamed' WHERE id = 3",
+        [{ kind: 'update', table: T, old: [int('id', 3), txt('name', 'item 3')], row: [int('id', 3), txt('name', 'renamed')] }],
+      ],
+      ['DELETE FROM items WHERE id = 4', [{ kind: 'delete', table: T, old: [int('id', 4), txt('name', 'item 4')] }]],
+    ];
+    for (const [statement, changes] of work) {
+      await sql(before, statement);
+      log.add('feature', changes);
+    }
+    await sql(
+      uri('main'),
+      "ALTER TABLE items ADD COLUMN price int DEFAULT 7; INSERT INTO items VALUES (11, 'item 11', 9), (12, 'item 12', 9)",
+    );
+
+    const rec = await e.rebaser.rebase('feature');
+    expect(rec).toMatchObject({ state: 'ready', name: 'feature' });
+    expect(rec.rebasing).toBeUndefined();
+    expect(uri('feature')).toBe(before);
+    const rows = await sql<{ id: number; name: string; price: number }>(before, 'SELECT id, name, price FROM items ORDER BY id');
+    expect(rows.map((r) => r.id)).toEqual([1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 100]);
+    expect(rows.find((r) => r.id === 3)).toEqual({ id: 3, name: 'renamed', price: 7 });
+    expect(rows.find((r) => r.id === 100)).toEqual({ id: 100, name: 'branch item', price: 7 });
+    expect(await sql(before, 'SELECT id, body FROM notes')).toEqual([{ id: 1, body: 'hello' }]);
+    // The new table is the owner's, as in the branch; capture went onto the new volume once.
+    expect(await sql(before, "SELECT pg_get_userbyid(relowner) AS o FROM pg_class WHERE relname = 'notes'")).toEqual([{ o: 'vela_owner' }]);
+    expect(installed).toEqual(['feature']);
+    // Nothing left beside it.
+    expect((await e.storage.listStaging()).filter((v) => v.includes('feature'))).toEqual([]);
+  });
+
+  it.each([
+    {
+      kind: 'insert_exists',
+      parent: "INSERT INTO items VALUES (50, 'parent fifty')",
+      branch: "INSERT INTO items VALUES (50, 'branch fifty')",
+      changes: [{ kind: 'insert', table: T, row: [int('id', 50), txt('name', 'branch fifty')] }] as Change[],
+      current: { id: '50', name: 'parent fifty' },
+    },
+    {
+      kind: 'row_missing',
+      parent: 'DELETE FROM items WHERE id = 2',
+      branch: "UPDATE items SET name = 'branch two' WHERE id = 2",
+      changes: [
+        { kind: 'update', table: T, old: [int('id', 2), txt('name', 'item 2')], row: [int('id', 2), txt('name', 'branch two')] },
+      ] as Change[],
+      current: null,
+    },
+    {
+      kind: 'row_changed',
+      parent: "UPDATE items SET name = 'parent six' WHERE id = 6",
+      branch: 'DELETE FROM items WHERE id = 6',
+      changes: [{ kind: 'delete', table: T, old: [int('id', 6), txt('name', 'item 6')] }] as Change[],
+      current: { id: '6', name: 'parent six' },
+    },
+    {
+      kind: 'ddl_failed',
+      parent: 'ALTER TABLE items ADD COLUMN colour text',
+      branch: 'ALTER TABLE items ADD COLUMN colour text',
+      changes: [ddl('ALTER TABLE items ADD COLUMN colour text')],
+      current: null,
+    },
+  ])('conflict $kind: 409 naming it, the branch byte for byte as before and still serving', async (c) => {
+    const name = `c-${c.kind.replace('_', '-')}`;
+    await e.manager.create({ name });
+    await sql(uri(name), c.branch);
+    log.add(name, c.changes);
+    // An earlier change that replays fine: the conflict must undo it too.
+    await sql(uri(name), "INSERT INTO items VALUES (200, 'kept')");
+    log.logs
+      .get(name)!
+      .unshift({ seq: 0, xid: '1', lsn: '0/0', changes: [{ kind: 'insert', table: T, row: [int('id', 200), txt('name', 'kept')] }] });
+    await sql(uri('main'), c.parent);
+    const sum = await checksum(name);
+    const uriBefore = uri(name);
+
+    const err = await conflictOf(name);
+    expect(err.code).toBe('rebase_conflict');
+    const conflicts = err.details!.conflicts as Array<Record<string, unknown>>;
+    expect(conflicts).toHaveLength(1);
+    expect(conflicts[0]).toMatchObject({ kind: c.kind, current: c.current });
+    if (c.kind !== 'ddl_failed') expect(conflicts[0]).toMatchObject({ table: 'public.items' });
+    expect(String(conflicts[0].statement)).toMatch(c.kind === 'ddl_failed' ? /ADD COLUMN colour/ : /items/);
+    expect(err.message).toMatch(new RegExp(`${c.kind}.*the branch is unchanged`));
+
+    expect(e.manager.get(name)).toMatchObject({ state: 'ready' });
+    expect(e.manager.get(name).rebasing).toBeUndefined();
+    expect(uri(name)).toBe(uriBefore);
+    expect(await checksum(name)).toBe(sum);
+    expect((await e.storage.listStaging()).filter((v) => v.includes(name))).toEqual([]);
+    await e.manager.delete(name);
+    await sql(uri('main'), c.kind === 'ddl_failed' ? 'ALTER TABLE items DROP COLUMN colour' : 'SELECT 1');
+  });
+
+  it('tables without a key are refused before anything is replayed, each named', async () => {
+    await e.manager.create({ name: 'keyless' });
+    await sql(uri('keyless'), "CREATE TABLE bag (v text); INSERT INTO bag VALUES ('a'); UPDATE bag SET v = 'b'");
+    const bag = { schema: 'public', name: 'bag' };
+    log.add('keyless', [ddl('CREATE TABLE bag (v text)')]);
+    log.add('keyless', [{ kind: 'insert', table: bag, row: [txt('v', 'a')] }]);
+    log.add('keyless', [{ kind: 'update', table: bag, old: null, row: [txt('v', 'b')] }]);
+    const err = await conflictOf('keyless');
+    expect(err.message).toMatch(/tables without a key cannot be replayed: public\.bag/);
+    expect(err.details!.conflicts).toEqual([expect.objectContaining({ kind: 'no_key', table: 'public.bag' })]);
+    expect(await sql(uri('keyless'), 'SELECT v FROM bag')).toEqual([{ v: 'b' }]);
+  });
+});
