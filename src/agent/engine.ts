@@ -28,7 +28,8 @@ import type { StepHook } from './provisioner/provisioner.ts';
 import { CrashLeftovers } from './provisioner/leftovers.ts';
 import { Lifecycle } from './lifecycle/lifecycle.ts';
 import { clientCount } from './lifecycle/clients.ts';
-import { branchMemoryEstimate } from './lifecycle/policy.ts';
+import { branchMemoryEstimate, runningLimit } from './lifecycle/policy.ts';
+import type { LifecyclePolicy } from './lifecycle/policy.ts';
 import type { LogFn } from './logger.ts';
 
 export type { LogFn };
@@ -175,14 +176,15 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     clientBinDirs: opts.clientBin ? [opts.clientBin] : [],
     templates: opts.templates ?? [],
   });
+  const policy: LifecyclePolicy = {
+    suspendAfterMs: opts.idle?.suspendAfterMs ?? null,
+    maxRunning: opts.capacity?.maxRunning ?? null,
+    memoryBudgetBytes: opts.capacity?.memoryBudget ?? null,
+    branchBytes: branchMemoryEstimate(opts.branch.sharedBuffers),
+  };
   const lifecycle = new Lifecycle({
     manager,
-    policy: {
-      suspendAfterMs: opts.idle?.suspendAfterMs ?? null,
-      maxRunning: opts.capacity?.maxRunning ?? null,
-      memoryBudgetBytes: opts.capacity?.memoryBudget ?? null,
-      branchBytes: branchMemoryEstimate(opts.branch.sharedBuffers),
-    },
+    policy,
     clientCount: (rec) => clientCount(pg, rec),
     log,
   });
@@ -197,7 +199,15 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     log,
     onStep: opts.onStep,
   });
-  const recovery = new BranchRecovery({ registry, locks, provisioner, leftovers: new CrashLeftovers({ storage, pg }), manager, log });
+  const recovery = new BranchRecovery({
+    registry,
+    locks,
+    provisioner,
+    leftovers: new CrashLeftovers({ storage, pg }),
+    manager,
+    runningLimit: runningLimit(policy),
+    log,
+  });
   // The builder first: a crash mid-swap leaves staging volumes only it knows how to finish or undo.
   await registry.load();
   await builder.recover();

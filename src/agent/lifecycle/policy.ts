@@ -38,9 +38,9 @@ export function runningLimit(p: LifecyclePolicy): number | null {
   return p.maxRunning === null ? byMemory : Math.min(p.maxRunning, byMemory);
 }
 
-// Per-branch memory outside shared_buffers, measured as the PSS (/proc/PID/smaps_rollup) of an idle
-// 16MB-shared_buffers branch: postmaster, checkpointer, background writer, walwriter, autovacuum
-// launcher, logical launcher and io workers, about 24 MiB together (see README, "Capacity").
+// Per-branch memory outside shared_buffers. An idle branch (shared_buffers 16MB, 9 processes) measured
+// about 10 MiB PSS (/proc/PID/smaps_rollup, 2026-12-03): shared buffers are touched lazily. A busy one
+// touches all of shared_buffers and adds a few MiB per session: 24 MiB leaves room for several.
 const PROCESS_OVERHEAD = 24 * 1024 ** 2;
 
 /**
