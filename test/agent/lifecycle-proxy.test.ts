@@ -1,0 +1,64 @@
+import { afterAll, expect, it } from 'vitest';
+import { describeWithPool } from '../helpers/env.ts';
+import { startTestAgent } from '../helpers/agent-harness.ts';
+import type { TestAgent } from '../helpers/agent-harness.ts';
+import { processRunner } from '../../src/agent/runner.ts';
+import { AgentClient } from '../../src/core/client.ts';
+
+/** psql with only the environment we give it (no PGPASSWORD or PGSSLMODE leaking in). */
+function psql(uri: string, sql: string) {
+  return processRunner(['psql', uri, '-X', '-Atc', sql], { allowFailure: true, env: { PATH: process.env.PATH } });
+}
+
+async function until(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end && !(await check())) await new Promise((r) => setTimeout(r, 200));
+  return check();
+}
+
+async function agentWith(tag: string, config: string): Promise<{ agent: TestAgent; client: AgentClient }> {
+  const agent = await startTestAgent({ tag, config: `proxy: { listen: "127.0.0.1:0" }\n${config}` });
+  return { agent, client: new AgentClient({ url: agent.url, token: agent.token }) };
+}
+
+describeWithPool('idle suspend and capacity through the postgres proxy (issue 14)', () => {
+  const agents: TestAgent[] = [];
+
+  afterAll(async () => {
+    for (const a of agents) await a.destroy();
+  });
+
+  it('a branch is suspended after the idle timeout; psql through the proxy wakes it and reads its data', async () => {
+    const { agent, client } = await agentWith('lc-idle', 'idle: { suspendAfter: 2s }');
+    agents.push(agent);
+    const { branch } = await client.create({ name: 'sleepy' });
+    const uri = branch.connection!.uri;
+    expect(branch.connection!.port).not.toBe(branch.directPort); // the handed-out URI is the proxy's
+    expect((await psql(uri, "CREATE TABLE t AS SELECT 'kept while asleep'::text AS v")).stderr).toBe('');
+    expect(await until(async () => (await client.get('sleepy')).state === 'stopped', 10_000)).toBe(true);
+    const r = await psql(uri, 'SELECT v FROM t');
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('kept while asleep');
+    expect((await client.get('sleepy')).state).toBe('ready');
+    expect(await client.metrics()).toMatch(/^vela_wakes_total 1$/m);
+  });
+
+  it('with capacity.maxRunning 5, connecting to a 6th, stopped branch through the proxy suspends the least recently used idle one and succeeds', async () => {
+    const { agent, client } = await agentWith('lc-cap', 'idle: { suspendAfter: 0 }\ncapacity: { maxRunning: 5 }');
+    agents.push(agent);
+    const sixth = (await client.create({ name: 'sixth' })).branch.connection!.uri;
+    expect((await psql(sixth, "CREATE TABLE t AS SELECT 'sixth' AS v")).stderr).toBe('');
+    await client.stop('sixth');
+    const uris: Record<string, string> = {};
+    for (const n of ['b1', 'b2', 'b3', 'b4']) uris[n] = (await client.create({ name: n })).branch.connection!.uri;
+    // main + b1..b4 run: the limit. b1 was used longest ago; the others are used now, in turn.
+    for (const n of ['b2', 'b3', 'b4']) expect((await psql(uris[n], 'SELECT 1')).stdout.trim()).toBe('1');
+    await new Promise((r) => setTimeout(r, 300)); // the psql backends are gone
+    const r = await psql(sixth, 'SELECT v FROM t');
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('sixth');
+    const states = Object.fromEntries((await client.list()).branches.map((b) => [b.name, b.state]));
+    expect(states).toEqual({ main: 'ready', b1: 'stopped', b2: 'ready', b3: 'ready', b4: 'ready', sixth: 'ready' });
+    expect(await client.metrics()).toMatch(/^vela_suspends_total\{reason="capacity"\} 1$/m);
+  });
+});
