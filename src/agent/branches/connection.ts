@@ -32,7 +32,8 @@ function hostForUri(host: string): string {
 }
 
 /**
- * The public view of a record; credentials only when the caller may write the branch and it is ready.
+ * The public view of a record; credentials only when the caller may write the branch and it is ready
+ * (or stopped, when the proxy is on and will wake it).
  * A streaming standby (a replica `main`) never shows any: its roles and passwords are the source's.
  */
 export function toBranch(rec: BranchRecord, where: Where, withCredentials: boolean): Branch {
@@ -55,6 +56,8 @@ export function toBranch(rec: BranchRecord, where: Where, withCredentials: boole
   };
   if (port !== rec.port) b.directPort = rec.port;
   if (rec.error) b.error = rec.error;
-  if (withCredentials && rec.state === 'ready' && !rec.standby) b.connection = connectionInfo(rec, where);
+  // Through the proxy a stopped branch is one connection away from ready: connecting wakes it.
+  const connectable = rec.state === 'ready' || (rec.state === 'stopped' && endpoint(where).proxyPort !== null);
+  if (withCredentials && connectable && !rec.standby) b.connection = connectionInfo(rec, where);
   return b;
 }

@@ -45,7 +45,11 @@ export const branch = z
       .meta({ description: 'a streaming replica main: how far behind its source' }),
     connection: connectionInfo.optional(),
   })
-  .meta({ id: 'Branch', description: 'a branch; connection only for callers allowed to write it and only when ready' });
+  .meta({
+    id: 'Branch',
+    description:
+      "a branch; connection only for callers allowed to write it and only when ready (or stopped, when the agent's postgres proxy wakes it on connect)",
+  });
 export type Branch = z.infer<typeof branch>;
 
 export const createResult = z
