@@ -45,6 +45,9 @@ export function branchWaker(p: WakeParts): BranchWaker {
           case 'creating':
             if (Date.now() > deadline) throw new VelaError('unavailable', 503, `branch "${name}" is still being created or reset`);
             await new Promise((r) => setTimeout(r, CREATING_POLL_MS));
+            break;
+          default: // a state added later: refuse rather than spin
+            throw new VelaError('unavailable', 503, `branch "${name}" is ${String(rec.state)}`);
         }
       }
     },
