@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { branchName, duration } from '../core/api/index.ts';
 import { defaultBranchName, type RunContext } from './context.ts';
 
-export const COMMANDS = ['ensure', 'create', 'delete', 'reset', 'rebase', 'report'] as const;
+export const COMMANDS = ['ensure', 'create', 'delete', 'reset', 'rebase', 'report', 'diff'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** Every input of action.yml, typed and validated. Secrets stay in here; never log this object. */
@@ -21,6 +21,10 @@ export interface ActionInputs {
   deleteOnComplete: boolean;
   maxFailures: number;
   reportKey: string;
+  /** `report`: append the branch's schema and data diff (collapsed). */
+  diff: boolean;
+  /** `diff`, or `report` with `diff`: keys of changed rows sampled per table. */
+  diffRows: number;
 }
 
 /** camelCase field → kebab-case input name, so errors name what the user wrote in the workflow. */
@@ -39,6 +43,8 @@ const INPUT_NAMES = {
   deleteOnComplete: 'delete-on-complete',
   maxFailures: 'max-failures',
   reportKey: 'report-key',
+  diff: 'diff',
+  diffRows: 'diff-rows',
 } as const satisfies Record<keyof ActionInputs, string>;
 
 const optional = <T extends z.ZodType>(schema: T) => z.union([z.literal('').transform(() => null), schema]);
@@ -81,6 +87,17 @@ const schema = z
       .transform((v) => (v === '' ? 20 : Number(v)))
       .pipe(z.number({ error: 'must be a whole number' }).int('must be a whole number').min(0).max(1000)),
     reportKey: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 characters of letters, digits, "_", "." or "-"'),
+    diff: boolean(false),
+    diffRows: z
+      .string()
+      .transform((v) => (v === '' ? 0 : Number(v)))
+      .pipe(
+        z
+          .number({ error: 'must be a whole number from 0 to 100' })
+          .int('must be a whole number from 0 to 100')
+          .min(0, 'must be a whole number from 0 to 100')
+          .max(100, 'must be a whole number from 0 to 100'),
+      ),
   })
   .superRefine((v, ctx) => {
     if (v.command !== 'report' && !v.agentUrl) {
@@ -88,6 +105,9 @@ const schema = z
     }
     if (v.command === 'report' && !v.junit) {
       ctx.addIssue({ code: 'custom', path: ['junit'], message: 'required for command report (a glob such as reports/**/*.xml)' });
+    }
+    if (v.command === 'report' && v.diff && !v.agentUrl) {
+      ctx.addIssue({ code: 'custom', path: ['agentUrl'], message: 'required for report with diff: true (the diff comes from the agent)' });
     }
     if (v.token && v.oidcAudience) {
       ctx.addIssue({ code: 'custom', path: ['token'], message: 'set either token or oidc-audience, not both' });

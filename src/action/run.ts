@@ -9,6 +9,7 @@ import { hasAgentCredentials, resolveAgentToken } from './auth.ts';
 import { createBranch } from './commands/create.ts';
 import { rebaseBranch } from './commands/rebase.ts';
 import { reportResults } from './commands/report.ts';
+import { postDiff } from './commands/diff.ts';
 import { resetBranch } from './commands/reset.ts';
 import { readRunContext, runOrigin, type RunContext } from './context.ts';
 import type { ActionsCore } from './core.ts';
@@ -119,6 +120,7 @@ async function runCommandInput(inputs: ActionInputs, ctx: RunContext, deps: RunD
         cwd: deps.cwd,
         // An earlier ensure step exported these; test output that echoes them must not reach the PR.
         secrets: connectionSecrets({ password: deps.env.PGPASSWORD ?? '', uri: deps.env[inputs.envVar] ?? '' }),
+        diff: inputs.diff ? { rows: inputs.diffRows } : null,
       },
       { agent, github },
     );
@@ -177,6 +179,32 @@ async function runCommandInput(inputs: ActionInputs, ctx: RunContext, deps: RunD
       core.info(
         `Branch ${name} ${inputs.command === 'reset' ? 'reset to' : 'rebased onto'} the current state of ${branch.parent ?? 'its parent'}`,
       );
+      return;
+    }
+    case 'diff': {
+      const github = inputs.githubToken
+        ? createGitHubClient({ token: inputs.githubToken, apiUrl: ctx.apiUrl, fetch: deps.fetch, retry: deps.githubRetry })
+        : null;
+      const res = await postDiff(
+        {
+          branch: name,
+          rows: inputs.diffRows,
+          key: inputs.reportKey,
+          pr: ctx.prNumber !== null ? { owner: ctx.owner, repo: ctx.repo, number: ctx.prNumber } : null,
+          comment: inputs.comment,
+          readOnlyToken: ctx.isFork,
+          secrets: connectionSecrets({ password: deps.env.PGPASSWORD ?? '', uri: deps.env[inputs.envVar] ?? '' }),
+        },
+        { agent: client, github },
+      );
+      for (const warning of res.warnings) core.warning(warning);
+      await core.summary.addRaw(res.markdown, true).write();
+      core.setOutput('branch', name);
+      core.setOutput('schema-changes', String(res.diff.summary.length));
+      core.setOutput('diff-sql', res.diff.sql);
+      core.info(`Diff of ${name} against ${res.diff.parent ?? 'its parent'}: ${res.diff.summary.length} schema change(s)`);
+      if (res.comment) core.info(`PR comment ${res.comment.action}: ${res.comment.url}`);
+      else if (res.commentSkipped) core.notice(`No PR comment: ${res.commentSkipped}.`);
       return;
     }
     case 'delete': {

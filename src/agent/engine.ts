@@ -30,6 +30,7 @@ import { Lifecycle } from './lifecycle/lifecycle.ts';
 import { clientCount } from './lifecycle/clients.ts';
 import { branchMemoryEstimate, runningLimit } from './lifecycle/policy.ts';
 import type { LifecyclePolicy } from './lifecycle/policy.ts';
+import { BranchDiffer } from './diff/branch-diff.ts';
 import type { LogFn } from './logger.ts';
 
 export type { LogFn };
@@ -72,6 +73,8 @@ export interface Engine {
   builder: RootBuilder;
   /** Rebase: the branch's change log replayed onto its parent's current state. */
   rebaser: BranchRebaser;
+  /** Schema and data diff of a branch against its parent (GET /v1/branches/:name/diff). */
+  differ: BranchDiffer;
   pg: PostgresControl;
   storage: StorageDriver;
   /** The CA and server certificate of branch postgres (ssl=on). */
@@ -224,6 +227,8 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     lifecycle,
     builder,
     rebaser,
+    // Row counts come from the same change log rebase replays.
+    differ: new BranchDiffer({ manager, pg, changeLog: opts.capture?.reader ?? null }),
     pg,
     storage,
     tls,

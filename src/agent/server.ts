@@ -127,6 +127,7 @@ export async function startAgent(
     lifecycle: engine.lifecycle,
     builder: engine.builder,
     rebaser: engine.rebaser,
+    differ: engine.differ,
     auth: createAuthenticator({ tokens: cfg.tokens, adminToken: adminToken.token, oidc: cfg.oidc }),
     audit,
     metrics,

@@ -1,4 +1,5 @@
-import type { Branch } from '../core/api/index.ts';
+import type { Branch, DiffResult } from '../core/api/index.ts';
+import { GITHUB_COMMENT_LIMIT, renderDiffMarkdown } from '../core/workflows/diff-markdown.ts';
 import { formatBytes, formatDuration } from '../core/durations.ts';
 import { branchTiming } from '../core/workflows/timing.ts';
 
@@ -7,7 +8,8 @@ export const STICKY_MARKER = '<!-- vela-branch:app -->';
 
 export type StickyView =
   | { kind: 'creating'; name: string; parent: string }
-  | { kind: 'branch'; branch: Branch }
+  /** `diff`: the last `/vela diff`, shown collapsed under the branch. */
+  | { kind: 'branch'; branch: Branch; diff?: DiffResult }
   | { kind: 'kept'; branch: Branch }
   | { kind: 'destroyed'; name: string; reason: string }
   | { kind: 'missing'; name: string }
@@ -34,7 +36,14 @@ const STATE_ICON: Record<string, string> = {
 /** The sticky PR comment. Takes only fields it shows: a branch's `connection` (with its password) is never read. */
 export function renderStickyComment(view: StickyView, ctx: StickyContext): string {
   const lines = [STICKY_MARKER, ...renderBody(view, ctx), '', footer(ctx)];
-  return lines.join('\n');
+  if (view.kind !== 'branch' || !view.diff) return lines.join('\n');
+  const rest = lines.join('\n').length + 2;
+  const diff = renderDiffMarkdown(view.diff, {
+    branch: view.branch.name,
+    collapsed: true,
+    maxChars: GITHUB_COMMENT_LIMIT - 1_000 - rest,
+  });
+  return [...lines.slice(0, -1), diff, lines.at(-1)].join('\n');
 }
 
 function renderBody(view: StickyView, ctx: StickyContext): string[] {

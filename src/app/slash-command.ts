@@ -12,6 +12,7 @@ import { branchNameFor, labelsFor, withoutCredentials } from './branch-ops.ts';
 import type { PullFacts } from './branch-ops.ts';
 import { helpText } from './replies.ts';
 import { describeRebaseConflict, rebaseConflictsOf } from '../core/workflows/rebase-conflicts.ts';
+import { GITHUB_COMMENT_LIMIT, renderDiffMarkdown } from '../core/workflows/diff-markdown.ts';
 
 export interface SlashCommandResult {
   ok: boolean;
@@ -32,7 +33,8 @@ export interface SlashCommandParams {
   now: Date;
 }
 
-const MAX_DIFF_CHARS = 50_000; // GitHub rejects comments over 65,536 characters
+/** Room the reply leaves for the diff under GitHub's comment limit (the reply adds a line or two). */
+const DIFF_REPLY_CHARS = GITHUB_COMMENT_LIMIT - 2_000;
 
 /** Runs one `/vela` command against the agent and describes the result. Agent errors become answers, not throws. */
 export async function runSlashCommand(params: SlashCommandParams): Promise<SlashCommandResult> {
@@ -92,9 +94,13 @@ async function dispatch(params: SlashCommandParams, name: string): Promise<Slash
       };
     }
     case 'diff': {
-      await ownBranch('diffing');
+      const branch = await ownBranch('diffing');
       const diff = await agent.diff(name);
-      return { ok: true, text: renderDiff(name, diff) };
+      return {
+        ok: true,
+        text: renderDiffMarkdown(diff, { branch: name, collapsed: false, maxChars: DIFF_REPLY_CHARS }),
+        sticky: { kind: 'branch', branch, diff },
+      };
     }
     case 'destroy': {
       const outcome = await deleteIfPresent(agent, name, { repo: params.pull.repoFullName });
@@ -135,15 +141,6 @@ function ttlNote(branch: Branch, now: Date): string {
   const { ttlLeftMs, expired } = branchTiming(branch, now);
   if (ttlLeftMs === null) return '';
   return expired ? ', expired' : `, expires in ${formatDuration(ttlLeftMs)} (${branch.expiresAt})`;
-}
-
-function renderDiff(name: string, diff: { sql: string; summary: string[] }): string {
-  if (!diff.sql.trim() && diff.summary.length === 0) return `\`${name}\` has the same schema as its parent.`;
-  const sql = diff.sql.length > MAX_DIFF_CHARS ? `${diff.sql.slice(0, MAX_DIFF_CHARS)}\n-- … truncated` : diff.sql;
-  const fence = sql.includes('```') ? '~~~~' : '```';
-  return [`Schema diff of \`${name}\` against its parent:`, '', ...diff.summary.map((s) => `- ${s}`), '', `${fence}sql`, sql, fence].join(
-    '\n',
-  );
 }
 
 /** A rebase's conflicts as a list under the refusal (tables, keys and rows, never credentials). */

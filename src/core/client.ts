@@ -87,8 +87,9 @@ export class AgentClient {
   rebase(name: string): Promise<Branch> {
     return this.call('rebaseBranch', { params: { name }, body: {} });
   }
-  diff(name: string): Promise<DiffResult> {
-    return this.call('diffBranch', { params: { name } });
+  /** Schema diff and data counts against the parent; `rows`: a sample of up to that many changed keys per table. */
+  diff(name: string, opts: { rows?: number } = {}): Promise<DiffResult> {
+    return this.call('diffBranch', { params: { name }, query: { rows: opts.rows === undefined ? undefined : String(opts.rows) } });
   }
   stop(name: string): Promise<Branch> {
     return this.call('stopBranch', { params: { name }, body: {} });

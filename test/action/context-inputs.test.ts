@@ -47,7 +47,23 @@ describe('readInputs', () => {
       deleteOnComplete: false,
       maxFailures: 20,
       reportKey: 'test',
+      diff: false,
+      diffRows: 0,
     });
+  });
+
+  it('diff: command diff, report with diff: true (needs agent-url), diff-rows 0-100', () => {
+    expect(read({ ...base, command: 'diff', 'diff-rows': '5' })).toMatchObject({ command: 'diff', diffRows: 5 });
+    expect(read({ ...base, command: 'report', junit: 'r/*.xml', diff: 'true' })).toMatchObject({ diff: true, diffRows: 0 });
+    expect(() => read({ command: 'report', junit: 'r/*.xml', diff: 'true' })).toThrow(
+      'input `agent-url`: required for report with diff: true',
+    );
+    expect(() => read({ ...base, command: 'diff', 'diff-rows': '101' })).toThrow(
+      'input `diff-rows`: must be a whole number from 0 to 100 (got "101")',
+    );
+    expect(() => read({ ...base, command: 'diff', 'diff-rows': 'lots' })).toThrow(
+      'input `diff-rows`: must be a whole number from 0 to 100 (got "lots")',
+    );
   });
 
   it('parses explicit values', () => {

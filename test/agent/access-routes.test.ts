@@ -30,6 +30,7 @@ describeWithPool('access on the real routes: every cell of the README table (rea
       manager: e.manager,
       builder: e.builder,
       rebaser: e.rebaser,
+      differ: e.differ,
       auth,
       audit: extra.audit ?? new AuditLog(join(e.dataDir, 'state', 'audit.jsonl')),
       metrics: new Metrics(),

@@ -50,6 +50,7 @@ describeWithPool('agent HTTP API (inject, real engine on btrfs)', () => {
     server = buildServer({
       manager: e.manager,
       builder: e.builder,
+      differ: e.differ,
       auth: createAuthenticator({
         adminToken: ADMIN,
         tokens: [
@@ -163,11 +164,13 @@ describeWithPool('agent HTTP API (inject, real engine on btrfs)', () => {
     expect(e.manager.get('main').state).toBe('ready');
   });
 
-  it('rebase without a rebaser answers 503, diff 501, each with a clear message', async () => {
+  it('rebase without a rebaser answers 503 with a clear message; diff answers the schema diff', async () => {
     const r = await call('POST', '/v1/branches/ci-one/rebase', CI);
     expect(r.statusCode).toBe(503);
     expect(r.json().error.message).toMatch(/rebase is not available on this agent/);
-    expect((await call('GET', '/v1/branches/ci-one/diff', CI)).statusCode).toBe(501);
+    const d = await call('GET', '/v1/branches/ci-one/diff', CI);
+    expect(d.statusCode).toBe(200);
+    expect(d.json()).toMatchObject({ sql: '', summary: [] });
   });
 
   it('OIDC: a token for the allowed repository creates pr-*, another repository is 403, expired or wrong audience 401', async () => {

@@ -197,8 +197,35 @@ describe('/vela slash-commands', () => {
     await h.probot.receive(event('issue_comment', commentPayload('/vela diff')));
     await h.tasks.idle();
     const reply = h.github.replies(PR_NUMBER)[0].body;
-    expect(reply).toContain('- 1 column added');
-    expect(reply).toContain('```sql\nALTER TABLE users ADD COLUMN nickname text;\n```');
+    expect(reply).toContain(
+      '🗄️ Database diff of `pr-2-hello-world-4d96`: 1 schema change against main; rows changed in 2 tables (3 inserted, 1 updated, 2 deleted)',
+    );
+    expect(reply).toContain('- column `public.users.nickname` added');
+    expect(reply).toContain('| `public.users` | 3 | 1 | 0 |');
+    expect(reply).toContain('```sql\nALTER TABLE "public"."users" ADD COLUMN "nickname" text;\n```');
+    expect(reply).not.toContain('<details>'); // asked for: shown open
+    // The sticky comment keeps it too, collapsed under the branch table.
+    const sticky = h.github.stickyComments(PR_NUMBER);
+    expect(sticky).toHaveLength(1);
+    expect(sticky[0].body).toContain(
+      '<details><summary>🗄️ Database diff of <code>pr-2-hello-world-4d96</code>: 1 schema change against main;',
+    );
+    expect(sticky[0].body).toContain('ADD COLUMN "nickname" text;\n```\n\n</details>');
+    expect(sticky[0].body).not.toContain(FAKE_PASSWORD_PREFIX);
+  });
+
+  it('/vela diff of a branch with nothing changed says so in one line', async () => {
+    h.agent.answer('GET /v1/branches/pr-2-hello-world-4d96/diff', () => ({
+      status: 200,
+      body: { parent: 'main', sql: '', summary: [], objects: {}, data: [] },
+    }));
+    await openPr();
+    h.github.mockReactions().mockPermission(USER, 'write');
+    await h.probot.receive(event('issue_comment', commentPayload('/vela diff')));
+    await h.tasks.idle();
+    expect(h.github.replies(PR_NUMBER)[0].body).toContain(
+      '🗄️ Database diff of `pr-2-hello-world-4d96`: no schema changes against main; no rows changed since the fork\n',
+    );
   });
 
   it('commands: false in the config turns commands off (no reaction, no reply)', async () => {

@@ -22,7 +22,19 @@ let env: Record<string, string>;
 beforeAll(async () => {
   agent = await new FakeAgent({
     main: false,
-    diff: { sql: 'ALTER TABLE users ADD COLUMN age int;\n', summary: ['users: +1 column (age)'] },
+    diff: {
+      parent: 'main',
+      sql: 'ALTER TABLE "public"."users" ADD COLUMN "age" integer;\n',
+      summary: ['column public.users.age added', 'index public.users_age added'],
+      objects: {
+        columns: { added: ['public.users.age'], dropped: [], changed: [] },
+        indexes: { added: ['public.users_age'], dropped: [], changed: [] },
+      },
+      data: [
+        { table: { schema: 'public', name: 'users' }, inserted: 12, updated: 3, deleted: 0 },
+        { table: { schema: 'public', name: 'order_lines' }, inserted: 0, updated: 0, deleted: 1 },
+      ],
+    },
   }).start();
   agent.seed(main);
   agent.seed(pr1);
@@ -118,10 +130,46 @@ describe('url', () => {
 });
 
 describe('diff', () => {
-  it('prints the summary, then the SQL', async () => {
+  it('prints the headline, the schema changes, the rows changed per table, then the SQL', async () => {
     const r = await runCli(['diff', 'pr-1'], { env });
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe('• users: +1 column (age)\n\nALTER TABLE users ADD COLUMN age int;\n');
+    expect(r.stdout).toBe(
+      [
+        'pr-1: 2 schema changes against main; rows changed in 2 tables (12 inserted, 3 updated, 1 deleted)',
+        '',
+        'Schema:',
+        '  + column public.users.age',
+        '  + index public.users_age',
+        '',
+        'Rows changed since the fork:',
+        '  TABLE               INSERTED  UPDATED  DELETED',
+        '  public.users              12        3        0',
+        '  public.order_lines         0        0        1',
+        '',
+        'SQL:',
+        'ALTER TABLE "public"."users" ADD COLUMN "age" integer;',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('--sql prints only the SQL; --json the whole answer; --rows asks for a sample of keys', async () => {
+    expect((await runCli(['diff', 'pr-1', '--sql'], { env })).stdout).toBe('ALTER TABLE "public"."users" ADD COLUMN "age" integer;\n');
+    expect(JSON.parse((await runCli(['diff', 'pr-1', '--json'], { env })).stdout)).toMatchObject({
+      parent: 'main',
+      data: [{ inserted: 12 }, { deleted: 1 }],
+    });
+    agent.requests.length = 0;
+    await runCli(['diff', 'pr-1', '--rows', '5'], { env });
+    expect(agent.requests.at(-1)?.path).toBe('/v1/branches/pr-1/diff?rows=5');
+  });
+
+  it('--rows that is not a number from 0 to 100 is a usage error naming it, and asks the agent nothing', async () => {
+    agent.requests.length = 0;
+    const r = await runCli(['diff', 'pr-1', '--rows', 'many'], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--rows takes a whole number from 0 to 100 (got many)');
+    expect(agent.requests).toEqual([]);
   });
 });
 

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createBranchBody, patchBranchBody } from '../../src/core/api/index.ts';
 import { parseDuration } from '../../src/core/durations.ts';
-import type { Branch, RebaseConflict } from '../../src/core/api/index.ts';
+import type { Branch, DiffResult, RebaseConflict } from '../../src/core/api/index.ts';
 
 /** Every password the fake hands out starts with this, so tests can grep output for any of them. */
 export const FAKE_PASSWORD_PREFIX = 'fake-secret-';
@@ -36,12 +36,24 @@ export interface FakeAgentOptions {
   /** Rebase answers 409 with these conflicts when set. */
   rebaseConflicts?: RebaseConflict[];
   /** What `GET …/diff` answers. */
-  diff?: { sql: string; summary: string[] };
+  diff?: DiffResult;
   /** `timings.resetMs` a reset reports. */
   resetMs?: number;
   /** Every request answers 500 with this message (for cleanup-failure tests). */
   brokenWith?: string;
 }
+
+/** What the fake's `GET …/diff` answers unless told otherwise: one added column, rows in two tables. */
+export const FAKE_DIFF: DiffResult = {
+  parent: 'main',
+  sql: 'ALTER TABLE "public"."users" ADD COLUMN "nickname" text;\n',
+  summary: ['column public.users.nickname added'],
+  objects: { columns: { added: ['public.users.nickname'], dropped: [], changed: [] } },
+  data: [
+    { table: { schema: 'public', name: 'users' }, inserted: 3, updated: 1, deleted: 0 },
+    { table: { schema: 'public', name: 'orders' }, inserted: 0, updated: 0, deleted: 2 },
+  ],
+};
 
 const ROUTE = /^\/v1\/branches(?:\/([^/]+)(?:\/(reset|rebase|diff|start|stop))?)?$/;
 
@@ -277,7 +289,7 @@ export class FakeAgent {
         touch();
         return { status: 200, body: this.view(branch) };
       case 'GET diff':
-        return { status: 200, body: this.opts.diff ?? { sql: 'ALTER TABLE users ADD COLUMN nickname text;', summary: ['1 column added'] } };
+        return { status: 200, body: this.opts.diff ?? FAKE_DIFF };
       default:
         return fail(405, 'method_not_allowed', `${req.method} not allowed here`);
     }

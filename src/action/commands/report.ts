@@ -7,6 +7,7 @@ import type { Branch } from '../../core/api/index.ts';
 import { connectionSecrets } from '../secrets.ts';
 import { scrubCredentials } from '../../core/scrub-credentials.ts';
 import { renderReport, reportMarker } from '../report/render.ts';
+import { diffSection } from './diff.ts';
 
 export interface ReportParams {
   pattern: string;
@@ -24,7 +25,12 @@ export interface ReportParams {
   cwd?: string;
   /** Secret values this step knows (the exported connection string and password), stripped from every excerpt. */
   secrets: string[];
+  /** Append the branch's schema and data diff as a collapsed section (`diff: true`); `rows` keys sampled per table. */
+  diff?: { rows: number } | null;
 }
+
+/** Most of the comment the diff section may take; the test failures keep the rest. */
+const DIFF_SECTION_CHARS = 24_000;
 
 export interface ReportDeps {
   /** Optional: only used to show the branch's age. */
@@ -68,6 +74,21 @@ function withoutCredentials(failures: TestCaseResult[], secrets: string[]): Test
   }));
 }
 
+/** The collapsed diff section, or '' with a warning when the agent cannot give it (the report goes on). */
+async function diffFor(agent: AgentClient | null, params: ReportParams, secrets: string[], warnings: string[]): Promise<string> {
+  if (!agent) {
+    warnings.push('`diff: true` needs `agent-url` and a token (or `oidc-audience`): no diff in the report');
+    return '';
+  }
+  try {
+    const diff = await agent.diff(params.branch, { rows: params.diff?.rows ?? 0 });
+    return diffSection(diff, { branch: params.branch, usedChars: 0, maxChars: DIFF_SECTION_CHARS, secrets });
+  } catch (err) {
+    warnings.push(`could not get the diff of ${params.branch} from the agent: ${scrubCredentials((err as Error).message, secrets)}`);
+    return '';
+  }
+}
+
 function whyNoComment(params: ReportParams, github: GitHubClient | null): string | null {
   if (!params.pr) return 'not a pull request event, so the report goes to the job summary only';
   if (!params.comment) return '`comment: false`';
@@ -85,7 +106,8 @@ export async function reportResults(params: ReportParams, deps: ReportDeps): Pro
   const problems = collected.problems.map((problem) => scrubCredentials(problem, secrets));
   for (const problem of problems) warnings.push(`not a JUnit report, skipped: ${problem}`);
   const marker = reportMarker(params.key);
-  const markdown = renderReport({
+  const section = params.diff ? await diffFor(deps.agent, params, secrets, warnings) : '';
+  const report = renderReport({
     marker,
     totals: collected.totals,
     failures: withoutCredentials(collected.failures, secrets),
@@ -96,7 +118,9 @@ export async function reportResults(params: ReportParams, deps: ReportDeps): Pro
     run: params.run,
     maxFailures: params.maxFailures,
     now: params.now,
+    reserveChars: section.length,
   });
+  const markdown = section ? `${report}\n${section}` : report;
 
   let comment: StickyCommentResult | null = null;
   let commentSkipped = whyNoComment(params, deps.github);

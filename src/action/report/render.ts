@@ -23,6 +23,8 @@ export interface ReportInput {
   run: { url: string; id: string; attempt: string; job: string };
   maxFailures: number;
   now: Date;
+  /** Characters kept free for what the caller appends (the diff section). */
+  reserveChars?: number;
 }
 
 export function reportMarker(key: string): string {
@@ -108,7 +110,7 @@ export function renderReport(input: ReportInput): string {
   let shown = 0;
   for (; shown < wanted; shown++) {
     const block = failureBlock(failures[shown]);
-    if (out.length + block.length > BODY_BUDGET) break;
+    if (out.length + block.length > BODY_BUDGET - (input.reserveChars ?? 0)) break;
     out += block;
   }
   const hidden = failures.length - shown;

@@ -3,6 +3,7 @@ import type { BranchManager } from '../branches/manager.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { RootBuilder } from '../branches/root-builder.ts';
 import type { BranchRebaser } from '../branches/rebase.ts';
+import type { BranchDiffer } from '../diff/branch-diff.ts';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { AuditLog } from '../audit.ts';
@@ -19,6 +20,8 @@ export interface ServerDeps {
   builder: RootBuilder;
   /** None: rebase answers 503 (inject tests without an engine's). */
   rebaser?: BranchRebaser;
+  /** GET /v1/branches/:name/diff; none = 501 (inject tests without an engine's). */
+  differ?: BranchDiffer;
   auth: Authenticator;
   audit: AuditLog;
   metrics: Metrics;

@@ -55,6 +55,18 @@ export const auditQuery = z
   })
   .strict();
 
+export const diffQuery = z
+  .object({
+    rows: z
+      .string()
+      .regex(/^\d{1,4}$/, 'rows is a whole number from 0 to 100')
+      .transform(Number)
+      .pipe(z.number().max(100, 'rows is at most 100'))
+      .optional()
+      .meta({ description: 'a sample of up to this many changed keys per table (0-100, default 0)' }),
+  })
+  .strict();
+
 const seed = z.object({ name: z.string().min(1).max(200), sql: z.string().max(60_000) }).strict();
 const sourceUrl = (mode: string) =>
   z

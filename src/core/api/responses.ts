@@ -66,7 +66,65 @@ export type DeleteResult = z.infer<typeof deleteResult>;
 export const initResult = z.object({ branch }).meta({ id: 'InitResult' });
 export type InitResult = z.infer<typeof initResult>;
 
-export const diffResult = z.object({ sql: z.string(), summary: z.array(z.string()) }).meta({ id: 'DiffResult' });
+const objectChanges = z.object({ added: z.array(z.string()), dropped: z.array(z.string()), changed: z.array(z.string()) });
+
+export const diffObjectKinds = [
+  'schemas',
+  'extensions',
+  'types',
+  'sequences',
+  'tables',
+  'columns',
+  'constraints',
+  'indexes',
+  'views',
+  'functions',
+  'triggers',
+] as const;
+export type DiffObjectKind = (typeof diffObjectKinds)[number];
+/** One object of each kind, for summaries ("table public.items added"). */
+export const diffObjectNoun: Record<DiffObjectKind, string> = {
+  schemas: 'schema',
+  extensions: 'extension',
+  types: 'type',
+  sequences: 'sequence',
+  tables: 'table',
+  columns: 'column',
+  constraints: 'constraint',
+  indexes: 'index',
+  views: 'view',
+  functions: 'function',
+  triggers: 'trigger',
+};
+
+export const tableChangeCounts = z
+  .object({
+    table: z.object({ schema: z.string(), name: z.string() }),
+    inserted: count,
+    updated: count,
+    deleted: count,
+    sample: z
+      .array(z.record(z.string(), z.string().nullable()))
+      .optional()
+      .meta({ description: 'with ?rows=N: up to N keys (key column → text value) of changed rows' }),
+  })
+  .meta({ id: 'TableChangeCounts' });
+export type TableChangeCountsView = z.infer<typeof tableChangeCounts>;
+
+export const diffResult = z
+  .object({
+    parent: branchName.optional().meta({ description: 'the branch diffed against' }),
+    sql: z.string().meta({ description: 'the migration from the parent to the branch; empty when the schemas are equal' }),
+    summary: z.array(z.string()).meta({ description: 'one line per schema change, e.g. "table public.items added"' }),
+    objects: z
+      .partialRecord(z.enum(diffObjectKinds), objectChanges)
+      .optional()
+      .meta({ description: 'the schema changes by kind of object (kinds without changes left out)' }),
+    data: z.array(tableChangeCounts).nullable().optional().meta({
+      description: 'rows the branch inserted, updated and deleted since its fork, per table; null: no change log for this branch',
+    }),
+  })
+  .meta({ id: 'DiffResult' });
 export type DiffResult = z.infer<typeof diffResult>;
 
 const textRow = z.record(z.string(), z.string().nullable());

@@ -1,5 +1,15 @@
 import type { z } from 'zod';
-import { auditQuery, branchParams, createBranchBody, deleteQuery, emptyBody, initBody, patchBranchBody, resetQuery } from './requests.ts';
+import {
+  auditQuery,
+  branchParams,
+  createBranchBody,
+  deleteQuery,
+  diffQuery,
+  emptyBody,
+  initBody,
+  patchBranchBody,
+  resetQuery,
+} from './requests.ts';
 import {
   auditList,
   branch,
@@ -198,11 +208,13 @@ export const routes = {
     path: '/v1/branches/{name}/diff',
     tag: 'branches',
     auth: 'bearer',
-    summary: 'Schema diff against its parent',
-    description: 'Not implemented yet: 501.',
+    summary: 'Schema diff and data diff summary against its parent',
+    description:
+      'The migration SQL from the parent to the branch with a summary, and the rows the branch changed per table since its fork. Both the branch and its parent must be running (409 names the one that is not).',
     params: branchParams,
-    responses: { 200: { description: 'SQL and a summary', schema: diffResult } },
-    errors: [404, 501],
+    query: diffQuery,
+    responses: { 200: { description: 'SQL, summary, objects by kind and data counts', schema: diffResult } },
+    errors: [404, 409, 501],
   }),
   stopBranch: route({
     method: 'POST',

@@ -119,9 +119,10 @@ export function branchRoutes(deps: ServerDeps): RouteHandlers<BranchOps> {
     },
 
     diffBranch: {
-      handle: async ({ reply, principal, params }) => {
+      handle: async ({ reply, principal, params, query }) => {
         may(principal, 'diff', params.name);
-        return reply.status(501).send({ error: { code: 'not_implemented', message: 'diff is not implemented yet' } });
+        if (!deps.differ) return reply.status(501).send({ error: { code: 'not_implemented', message: 'this server has no diff' } });
+        return deps.differ.diff(params.name, { rows: query.rows });
       },
     },
 

@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { describeWithPool } from '../helpers/env.ts';
+import { openTestEngine, sql, adminSql } from '../helpers/engine-harness.ts';
+import type { TestEngine } from '../helpers/engine-harness.ts';
+import { connectionInfo } from '../../src/agent/branches/connection.ts';
+import { buildServer } from '../../src/agent/http/build-server.ts';
+import { createAuthenticator } from '../../src/agent/auth/authenticator.ts';
+import { AuditLog } from '../../src/agent/audit.ts';
+import { Metrics } from '../../src/agent/metrics.ts';
+import { diffResult } from '../../src/core/api/responses.ts';
+
+const ADMIN = 'diff-test-admin-token-0123456789';
+const uriOf = (e: TestEngine, name: string) => connectionInfo(e.manager.get(name), '127.0.0.1').uri;
+
+describeWithPool('schema and data diff of a branch against its parent (real postgres on btrfs)', () => {
+  let e: TestEngine;
+  let server: FastifyInstance;
+  const diff = async (name: string, query = '') => {
+    const r = await server.inject({
+      method: 'GET',
+      url: `/v1/branches/${name}/diff${query}`,
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    return { status: r.statusCode, body: r.json() };
+  };
+
+  beforeAll(async () => {
+    e = await openTestEngine('diff');
+    server = buildServer({
+      manager: e.manager,
+      builder: e.builder,
+      differ: e.differ,
+      auth: createAuthenticator({ adminToken: ADMIN, tokens: [] }),
+      audit: new AuditLog(join(e.dataDir, 'state', 'audit.jsonl')),
+      metrics: new Metrics(),
+      publicHost: '127.0.0.1',
+      version: 'test',
+      checkAnswers: true,
+    });
+    await server.ready();
+    await sql(
+      uriOf(e, 'main'),
+      `CREATE TYPE mood AS ENUM ('calm', 'busy');
+       CREATE TABLE users (id bigserial PRIMARY KEY, name text NOT NULL, email text UNIQUE, mood mood DEFAULT 'calm');
+       CREATE TABLE orders (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id bigint REFERENCES users(id), total numeric(10,2) CHECK (total >= 0));
+       CREATE INDEX orders_user ON orders (user_id);
+       CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 100;
+       CREATE FUNCTION bump(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 1';
+       INSERT INTO users (name, email) SELECT 'u' || g, 'u' || g || '@example.com' FROM generate_series(1, 20) g;`,
+    );
+    await e.manager.create({ name: 'feature' });
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.close();
+    await e?.close({ stopBranches: true });
+    await e?.destroy();
+  });
+
+  it('a fresh branch has no schema changes', async () => {
+    const r = await diff('feature');
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ sql: '', summary: [] });
+  });
+
+  it('a table, a column, an index and a view: SQL that, run on the parent as its owner, makes the schemas equal', async () => {
+    await sql(
+      uriOf(e, 'feature'),
+      `CREATE TABLE items (id int PRIMARY KEY, sku text NOT NULL UNIQUE, price numeric(8,2) DEFAULT 0, owner bigint REFERENCES users(id));
+       ALTER TABLE users ADD COLUMN nickname text DEFAULT 'anon';
+       CREATE INDEX users_lower_name ON users (lower(name));
+       CREATE VIEW user_items AS SELECT u.id, u.nickname, count(i.*) AS n FROM users u LEFT JOIN items i ON i.owner = u.id GROUP BY 1, 2;
+       CREATE OR REPLACE FUNCTION bump(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 2';
+       ALTER TYPE mood ADD VALUE 'away';
+       DROP VIEW big_orders;`,
+    );
+    // What change capture keeps in a branch is the agent's: it never shows in a diff.
+    await adminSql(
+      e,
+      'feature',
+      `CREATE SCHEMA IF NOT EXISTS _vela;
+       CREATE TABLE IF NOT EXISTS _vela.difftest_log (id bigserial PRIMARY KEY, ddl text);
+       CREATE OR REPLACE FUNCTION _vela.difftest_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+       CREATE EVENT TRIGGER vela_difftest_ddl ON ddl_command_end EXECUTE FUNCTION _vela.difftest_ddl();`,
+      e.manager.get('feature').database,
+    );
+    const r = await diff('feature');
+    expect(r.status).toBe(200);
+    expect(diffResult.safeParse(r.body).success).toBe(true);
+    expect(r.body.summary).toEqual(
+      expect.arrayContaining([
+        'table public.items added',
+        'column public.users.nickname added',
+        'index public.users_lower_name added',
+        'view public.user_items added',
+        'view public.big_orders dropped',
+        'function public.bump(x integer) changed',
+        'type public.mood changed',
+        'constraint public.items.items_owner_fkey added',
+      ]),
+    );
+    expect(r.body.objects.tables).toEqual({ added: ['public.items'], dropped: [], changed: [] });
+    expect(r.body.objects.columns.added).toEqual(['public.users.nickname']); // the new table's columns are part of it
+    expect(JSON.stringify(r.body)).not.toMatch(/_vela|difftest/);
+
+    // The migration, applied to the parent by its owner role in one transaction, leaves nothing to diff.
+    await sql(uriOf(e, 'main'), `BEGIN;\n${r.body.sql}\nCOMMIT;`);
+    const again = await diff('feature');
+    expect(again.body).toMatchObject({ sql: '', summary: [] });
+    expect(again.body.objects).toEqual({});
+  });
+
+  it('a dropped column and a changed column type come out as ALTERs the parent accepts', async () => {
+    await sql(
+      uriOf(e, 'feature'),
+      `ALTER TABLE orders DROP COLUMN total; ALTER TABLE users ALTER COLUMN email TYPE varchar(200), ALTER COLUMN email SET NOT NULL;`,
+    );
+    const r = await diff('feature');
+    // The CHECK on the dropped column went with it in the branch: the parent drops it explicitly first.
+    expect(r.body.summary).toEqual([
+      'column public.orders.total dropped',
+      'column public.users.email changed',
+      'constraint public.orders.orders_total_check dropped',
+    ]);
+    expect(r.body.sql).toContain('ALTER TABLE "public"."users" ALTER COLUMN "email" TYPE character varying(200)');
+    await sql(uriOf(e, 'main'), `BEGIN;\n${r.body.sql}\nCOMMIT;`);
+    expect((await diff('feature')).body.summary).toEqual([]);
+  });
+
+  it('bad rows is a 400 naming it; main has no parent; a stopped parent is a 409 naming it', async () => {
+    for (const q of ['?rows=abc', '?rows=-1', '?rows=1000', '?nope=1']) {
+      const r = await diff('feature', q);
+      expect(r.status, q).toBe(400);
+      expect(r.body.error.message, q).toMatch(q.startsWith('?nope') ? /nope/ : /rows/);
+    }
+    expect((await diff('main')).status).toBe(409);
+    expect((await diff('nothere')).status).toBe(404);
+    await e.manager.stop('main');
+    try {
+      const r = await diff('feature');
+      expect(r.status).toBe(409);
+      expect(r.body.error.message).toMatch(/parent main of feature is stopped: start it/);
+    } finally {
+      await e.manager.start('main');
+    }
+    expect((await diff('feature')).status).toBe(200);
+  });
+});
