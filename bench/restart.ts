@@ -5,9 +5,12 @@
  * restart: they are adopted) and once after killing them all (a host reboot: running ones start).
  * Needs root (loop-mounted btrfs pool) and btrfs-progs.
  *
- *   node bench/restart.ts [--branches 300] [--running 30] [--ports 28000] [--keep]
+ *   node bench/restart.ts [--branches 300] [--running 30] [--ports 28000] [--keep] [--reuse DIR]
+ *
+ * --keep leaves the data dir (and its postgres) for another run with --reuse DIR, which skips the build.
  */
-import { mkdtemp, chmod, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../src/agent/config.ts';
 import { startAgent } from '../src/agent/server.ts';
@@ -21,10 +24,11 @@ interface Args {
   running: number;
   ports: number;
   keep: boolean;
+  reuse: string | null;
 }
 
 function parse(argv: readonly string[]): Args {
-  const a: Args = { branches: 300, running: 30, ports: 28000, keep: false };
+  const a: Args = { branches: 300, running: 30, ports: 28000, keep: false, reuse: null };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const num = () => {
@@ -36,7 +40,11 @@ function parse(argv: readonly string[]): Args {
     else if (flag === '--running') a.running = num();
     else if (flag === '--ports') a.ports = num();
     else if (flag === '--keep') a.keep = true;
-    else throw new Error(`unknown flag ${flag}\nusage: node bench/restart.ts [--branches 300] [--running 30] [--ports 28000] [--keep]`);
+    else if (flag === '--reuse') a.reuse = argv[++i] ?? null;
+    else
+      throw new Error(
+        `unknown flag ${flag}\nusage: node bench/restart.ts [--branches 300] [--running 30] [--ports 28000] [--keep] [--reuse DIR]`,
+      );
   }
   return a;
 }
@@ -44,7 +52,10 @@ function parse(argv: readonly string[]): Args {
 async function start(dataDir: string, cfgFile: string): Promise<{ agent: RunningAgent; ms: number }> {
   const cfg = loadConfig({ file: cfgFile, env: {}, flags: {} });
   const t0 = performance.now();
-  const agent = await startAgent(cfg, { env: { VELA_ADMIN_TOKEN: 'bench-admin-token-0123456789' } });
+  const agent = await startAgent(cfg, {
+    env: { VELA_ADMIN_TOKEN: 'bench-admin-token-0123456789' },
+    logDestination: createWriteStream(join(dataDir, 'bench-agent.log'), { flags: 'a' }),
+  });
   return { agent, ms: performance.now() - t0 };
 }
 
@@ -60,24 +71,13 @@ async function killAllPostgres(dataDir: string): Promise<void> {
   for (const p of procs) for (let i = 0; i < 200 && alive(p.pid); i++) await new Promise((r) => setTimeout(r, 10));
 }
 
-const args = parse(process.argv.slice(2));
-const dataDir = await mkdtemp(join('/var/tmp', 'vela-bench-restart-'));
-await chmod(dataDir, 0o755);
-const cfgFile = join(dataDir, 'agent.yml');
-await writeFile(
-  cfgFile,
-  [
-    `dataDir: ${dataDir}`,
-    'listen: 127.0.0.1:0',
-    'storage: btrfs',
-    `ports: { from: ${args.ports}, to: ${args.ports + args.branches + 50} }`,
-    'pool: { sizeGiB: 16 }',
-    'logLevel: warn',
-  ].join('\n'),
-);
-let agent: RunningAgent | null = null;
-try {
-  ({ agent } = await start(dataDir, cfgFile));
+/** The engine's own account of its start-up (phases), from the agent log. */
+async function lastEngineOpen(dataDir: string): Promise<string> {
+  const lines = (await readFile(join(dataDir, 'bench-agent.log'), 'utf8')).split('\n').filter((l) => l.includes('engine open in'));
+  return lines.length ? (JSON.parse(lines[lines.length - 1]) as { msg: string }).msg : '?';
+}
+
+async function build(agent: RunningAgent, args: Args): Promise<void> {
   const admin = await adminClient(agent.engine, 'main', 'postgres');
   await admin.query('CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 10000) g');
   await admin.end();
@@ -88,27 +88,63 @@ try {
     if (i >= args.running) await agent.engine.manager.stop(name);
     if ((i + 1) % 50 === 0) progress(`${i + 1}/${args.branches} branches (${Math.round((performance.now() - t0) / 1000)} s)`);
   }
+}
+
+const args = parse(process.argv.slice(2));
+const dataDir = args.reuse ?? (await mkdtemp(join('/var/tmp', 'vela-bench-restart-')));
+await chmod(dataDir, 0o755);
+const cfgFile = join(dataDir, 'agent.yml');
+if (!args.reuse) {
+  await writeFile(
+    cfgFile,
+    [
+      `dataDir: ${dataDir}`,
+      'listen: 127.0.0.1:0',
+      'storage: btrfs',
+      `ports: { from: ${args.ports}, to: ${args.ports + args.branches + 50} }`,
+      'pool: { sizeGiB: 16 }',
+      'logLevel: info',
+      // The build takes minutes on a busy host: idle suspend would stop the ones meant to run.
+      'idle: { suspendAfter: 0 }',
+    ].join('\n'),
+  );
+}
+let agent: RunningAgent | null = null;
+try {
+  ({ agent } = await start(dataDir, cfgFile));
+  if (!args.reuse) await build(agent, args);
   const before = counts(agent);
   progress(`built: ${JSON.stringify(before)}`);
 
-  const results: { scenario: string; ms: number; states: Record<string, number> }[] = [];
+  const results: { scenario: string; ms: number; states: Record<string, number>; engine: string }[] = [];
   // An agent restart: branch postgres keeps running and is adopted.
   await agent.close();
   const r1 = await start(dataDir, cfgFile);
   agent = r1.agent;
-  results.push({ scenario: 'agent restart (postgres kept running, adopted)', ms: r1.ms, states: counts(agent) });
+  results.push({
+    scenario: 'agent restart (postgres kept running, adopted)',
+    ms: r1.ms,
+    states: counts(agent),
+    engine: await lastEngineOpen(dataDir),
+  });
   // A host reboot: nothing runs; the running ones are started again, the stopped ones stay stopped.
   await agent.close();
   await killAllPostgres(dataDir);
   const r2 = await start(dataDir, cfgFile);
   agent = r2.agent;
-  results.push({ scenario: 'after a host reboot (every postgres killed, running ones restarted)', ms: r2.ms, states: counts(agent) });
+  results.push({
+    scenario: 'after a host reboot (every postgres killed, running ones restarted)',
+    ms: r2.ms,
+    states: counts(agent),
+    engine: await lastEngineOpen(dataDir),
+  });
 
-  process.stdout.write(`\nRestart with ${args.branches} branches (${args.running} running), parent of 10k rows\n`);
-  process.stdout.write(`built: ${JSON.stringify(before)}\n`);
+  const total = Object.values(before).reduce((a, b) => a + b, 0);
+  process.stdout.write(`\nRestart with ${total - 1} branches (${(before.ready ?? 1) - 1} running besides main), parent of 10k rows\n`);
+  process.stdout.write(`before: ${JSON.stringify(before)}\n`);
   for (const r of results) {
-    const lost = args.branches + 1 - Object.values(r.states).reduce((a, b) => a + b, 0);
-    process.stdout.write(`${r.scenario}: ${(r.ms / 1000).toFixed(2)} s, states ${JSON.stringify(r.states)}, lost ${lost}\n`);
+    const lost = total - Object.values(r.states).reduce((a, b) => a + b, 0);
+    process.stdout.write(`${r.scenario}: ${(r.ms / 1000).toFixed(2)} s, states ${JSON.stringify(r.states)}, lost ${lost}\n  ${r.engine}\n`);
   }
 } finally {
   await agent?.close().catch(() => {});

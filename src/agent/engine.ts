@@ -95,6 +95,15 @@ export const consoleLog: LogFn = (level, msg) => {
 export async function openEngine(opts: EngineOptions): Promise<Engine> {
   const runner = opts.runner ?? processRunner;
   const log = opts.log ?? consoleLog;
+  // Where start-up time goes, in the log: a restart with hundreds of branches must stay quick.
+  const t0 = performance.now();
+  const phases: string[] = [];
+  let mark = t0;
+  const phase = (name: string) => {
+    const now = performance.now();
+    phases.push(`${name} ${Math.round(now - mark)} ms`);
+    mark = now;
+  };
   const dataDir = resolve(opts.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o755 });
   await chmod(dataDir, 0o755);
@@ -120,6 +129,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     runner,
     log: (level, msg) => log(level, msg),
   });
+  phase('binaries and storage');
   const state = join(dataDir, 'state');
   await mkdir(state, { recursive: true, mode: 0o700 });
   const tls = await ensurePostgresTls({
@@ -212,16 +222,22 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     log,
   });
   // The builder first: a crash mid-swap leaves staging volumes only it knows how to finish or undo.
+  phase('tls and setup');
   await registry.load();
+  phase(`registry (${registry.all().length} records)`);
   await builder.recover();
   // Interrupted rebases are finished or undone before the manager's recovery looks at states.
   await rebaser.recover();
+  phase('staging recovery');
   await recovery.run();
+  phase('branch recovery');
   if (opts.createRoot !== false) await manager.ensureRoot();
   // Templates are built from data: before the first init, main is an empty initdb and they wait for it.
   if (opts.templates?.length && (await builder.lastSpec())) {
     await builder.rebuildTemplates({ onlyMissing: true }).catch((e) => log('error', `templates: ${(e as Error).message}`));
   }
+  phase('main and templates');
+  log('info', `engine open in ${Math.round(performance.now() - t0)} ms (${phases.join(', ')})`);
   return {
     manager,
     lifecycle,

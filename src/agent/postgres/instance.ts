@@ -286,13 +286,14 @@ export class PostgresControl {
     const before = fromFile ?? (await this.postmasterByScan(dataDir));
     if (!before) return;
     if (fromFile) {
-      await this.run([this.bins.pgCtl, 'stop', '-w', '-t', '60', '-s', '-m', mode, '-D', dataDir], {
+      // -W and our own 5 ms poll of the postmaster: `pg_ctl stop -w` polls every 100 ms, which was
+      // most of a stop, and a wake that has to suspend another branch first waits for one.
+      await this.run([this.bins.pgCtl, 'stop', '-W', '-s', '-m', mode, '-D', dataDir], {
         ...this.as,
         env: this.env(),
         allowFailure: true,
       });
-      // pg_ctl returns once postmaster.pid is gone; the process itself exits a moment later.
-      await waitFor(async () => !alive(before), 5_000, 5);
+      await waitFor(async () => !alive(before), 60_000, 5);
     } else {
       // postmaster.pid was replaced from inside the branch, so pg_ctl cannot stop it: signal it ourselves.
       kill(before, mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
