@@ -164,6 +164,25 @@ describeWithPool('postgres proxy: one port, branch by database name, wake on con
     expect(await state('px-a')).toBe('stopped');
   });
 
+  it('a branch still serving the certificate from before a publicHost change is reached without breaking channel binding', async () => {
+    // kill -9 leaves px-b running with the old certificate; the new agent re-issues it for the new host and adopts px-b.
+    await agent.kill('SIGKILL');
+    agent = await startTestAgent({
+      tag: 'proxy',
+      dataDir: agent.dataDir,
+      config: `proxy: { listen: "127.0.0.1:${proxyPort}" }\ncapacity: { maxRunning: 3 }`,
+      env: { VELA_PUBLIC_HOST: 'proxy-test.invalid' },
+    });
+    expect(await state('px-b')).toBe('ready');
+    const b = (await api<Branch>('GET', '/v1/branches/px-b')).connection as ConnectionInfo;
+    expect(b.host).toBe('proxy-test.invalid');
+    const uri = b.uri.replace('@proxy-test.invalid:', '@127.0.0.1:');
+    const r = await psql(uri, SSL_AND_DB);
+    expect(r.stderr).toBe('');
+    // The client spoke TLS (sslmode=require); the branch saw plaintext over loopback, so it offered no binding to fail.
+    expect(r.stdout.trim()).toBe('f|postgres');
+  });
+
   it('a malformed startup packet gets an ErrorResponse, not a dropped socket', async () => {
     const answer = await new Promise<Buffer>((resolve, reject) => {
       const s = connect({ host: '127.0.0.1', port: proxyPort });

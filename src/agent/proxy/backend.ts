@@ -1,6 +1,7 @@
 import { connect as tcpConnect } from 'node:net';
 import type { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { readUntil, PeerGoneError } from './read.ts';
 import { sslRequestPacket } from './protocol.ts';
@@ -12,24 +13,40 @@ import { sslRequestPacket } from './protocol.ts';
  * branch computes, and channel_binding=require works end to end. Plaintext when the client chose
  * plaintext: the branch then offers no channel binding, which is what that client expects.
  */
-export async function connectBranch(o: { host: string; port: number; tlsCa: string | null; timeoutMs: number }): Promise<Duplex> {
+export async function connectBranch(o: {
+  host: string;
+  port: number;
+  /** TLS to the branch, verified with this CA, expecting the proxy's own certificate (DER); null = plaintext. */
+  tls: { ca: string; cert: Buffer } | null;
+  timeoutMs: number;
+}): Promise<Duplex> {
   const socket = await openTcp(o.host, o.port, o.timeoutMs);
-  if (o.tlsCa === null) return socket;
+  if (o.tls === null) return socket;
+  const secure = await startTls(socket, o.tls.ca, o.timeoutMs);
+  // null: the branch answered 'N' (no TLS); go on in plaintext over loopback, where no channel binding is offered.
+  if (!secure) return socket;
+  if (secure.getPeerCertificate(true).raw?.equals(o.tls.cert)) return secure;
+  // A branch still serving an older certificate (re-issued when publicHost changed, the branch adopted
+  // running): channel binding would fail, so speak plaintext over loopback, where none is offered.
+  secure.destroy();
+  return openTcp(o.host, o.port, o.timeoutMs);
+}
+
+async function startTls(socket: Socket, ca: string, timeoutMs: number): Promise<TLSSocket | null> {
   try {
     socket.write(sslRequestPacket());
     const answer = await readUntil(socket, Buffer.alloc(0), (b) => (b.length ? 1 : null), {
       limit: 1,
-      timeoutMs: o.timeoutMs,
+      timeoutMs,
       what: 'branch postgres',
     });
-    // 'N': the branch has no TLS; go on in plaintext over loopback (channel binding then is not offered).
-    if (answer.data[0] !== 0x53) return socket;
-    return await new Promise<Duplex>((resolve, reject) => {
-      const secure = tlsConnect({ socket, ca: o.tlsCa ?? undefined, servername: 'localhost', minVersion: 'TLSv1.2' });
+    if (answer.data[0] !== 0x53) return null;
+    return await new Promise<TLSSocket>((resolve, reject) => {
+      const secure = tlsConnect({ socket, ca, servername: 'localhost', minVersion: 'TLSv1.2' });
       const timer = setTimeout(() => {
         secure.destroy();
         reject(new Error('TLS handshake with the branch timed out'));
-      }, o.timeoutMs);
+      }, timeoutMs);
       secure.once('secureConnect', () => {
         clearTimeout(timer);
         secure.off('error', reject);

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import type { ListenAddress } from '../config.ts';
 import type { LogFn } from '../logger.ts';
 import type { PostgresTls } from '../postgres/tls.ts';
@@ -48,6 +49,7 @@ export class PgProxy {
     const deps = {
       secureContext,
       caPem: this.o.tls.caPem,
+      certDer: new X509Certificate(cert).raw,
       waker: this.o.waker,
       cancelKeys: this.cancelKeys,
       branchHost: this.o.branchHost,

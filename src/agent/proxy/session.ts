@@ -15,8 +15,9 @@ import type { BranchWaker } from './wake.ts';
 
 export interface SessionDeps {
   secureContext: SecureContext;
-  /** PEM of the agent's CA, to verify the branch when the proxy speaks TLS to it. */
+  /** PEM of the agent's CA, to verify the branch when the proxy speaks TLS to it, and the certificate (DER) both present. */
   caPem: string;
+  certDer: Buffer;
   waker: BranchWaker;
   cancelKeys: CancelKeys;
   /** Where branch postgres listens, as seen from the agent (loopback unless pgListen says otherwise). */
@@ -115,10 +116,17 @@ async function proxyStartup(sock: Duplex, s: Startup, rest: Buffer, tls: boolean
   params.set('database', target.database ?? rec.database);
   let backend: Duplex;
   try {
-    backend = await connectBranch({ host: d.branchHost, port: rec.port, tlsCa: tls ? d.caPem : null, timeoutMs: d.connectTimeoutMs });
+    backend = await connectBranch({
+      host: d.branchHost,
+      port: rec.port,
+      tls: tls ? { ca: d.caPem, cert: d.certDer } : null,
+      timeoutMs: d.connectTimeoutMs,
+    });
   } catch (err) {
     throw new ClientError('57P03', `branch "${rec.name}" is not accepting connections`, undefined, (err as Error).message);
   }
+  // The client gave up while its branch woke: nothing to splice.
+  if (sock.destroyed) return void backend.destroy();
   backend.write(startupPacket(s.major, s.minor, params));
   if (rest.length) backend.write(rest);
   splice(sock, backend, rec.name, rec.port, d);
