@@ -3,30 +3,20 @@ import { describeWithPool } from '../helpers/env.ts';
 import { openTestEngine, sql } from '../helpers/engine-harness.ts';
 import type { TestEngine } from '../helpers/engine-harness.ts';
 import { connectionInfo } from '../../src/agent/branches/connection.ts';
-import type { CapturedTransaction, Change, ColumnValue, ChangeLogReader } from '../../src/agent/capture/change-log-types.ts';
+import type { Change } from '../../src/agent/capture/change-log-types.ts';
+import {
+  checksum as sumOf,
+  ddl,
+  FakeLog,
+  FEATURE_WORK,
+  int,
+  ITEMS as T,
+  PARENT_MOVES_ON,
+  PARENT_SEED,
+  txt,
+} from '../helpers/rebase-log.ts';
 import type { RebaseCapture } from '../../src/agent/branches/rebase.ts';
 import type { VelaError } from '../../src/core/errors.ts';
-
-/** A hand-written change log (what capture would have logged), so replay is tested on its own. */
-class FakeLog implements ChangeLogReader {
-  readonly logs = new Map<string, CapturedTransaction[]>();
-  add(branch: string, changes: Change[]): void {
-    const list = this.logs.get(branch) ?? [];
-    list.push({ seq: list.length + 1, xid: String(700 + list.length), lsn: `0/${list.length + 1}`, changes });
-    this.logs.set(branch, list);
-  }
-  async *transactions(branch: string): AsyncIterable<CapturedTransaction> {
-    for (const tx of this.logs.get(branch) ?? []) yield await Promise.resolve(tx);
-  }
-  counts(): Promise<never[]> {
-    return Promise.resolve([]);
-  }
-}
-
-const T = { schema: 'public', name: 'items' };
-const int = (name: string, v: number | null): ColumnValue => ({ name, type: 'integer', value: v === null ? null : String(v) });
-const txt = (name: string, v: string | null): ColumnValue => ({ name, type: 'text', value: v });
-const ddl = (text: string): Change => ({ kind: 'ddl', tag: 'X', sql: text, searchPath: '"$user", public', role: 'vela_owner' });
 
 describeWithPool('rebase replays a change log onto the parent (hand-written logs, real postgres)', () => {
   let e: TestEngine;
@@ -34,8 +24,7 @@ describeWithPool('rebase replays a change log onto the parent (hand-written logs
   const installed: string[] = [];
   const capture: RebaseCapture = { reader: log, install: async (rec) => void installed.push(rec.name) };
   const uri = (name: string) => connectionInfo(e.manager.get(name), '127.0.0.1').uri;
-  const checksum = async (name: string, table = 'items') =>
-    (await sql<{ m: string }>(uri(name), `SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS m FROM ${table} t`))[0].m;
+  const checksum = (name: string) => sumOf(uri(name));
   const conflictOf = async (name: string) => {
     const err = (await e.rebaser.rebase(name).catch((x: unknown) => x)) as VelaError;
     expect(err).toMatchObject({ status: 409 });
@@ -44,10 +33,7 @@ describeWithPool('rebase replays a change log onto the parent (hand-written logs
 
   beforeAll(async () => {
     e = await openTestEngine('rebase-replay', { capture });
-    await sql(
-      uri('main'),
-      "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 10) g",
-    );
+    await sql(uri('main'), PARENT_SEED);
   });
 
   afterAll(async () => {
@@ -58,27 +44,11 @@ describeWithPool('rebase replays a change log onto the parent (hand-written logs
     await e.manager.create({ name: 'feature' });
     const before = uri('feature');
     // The branch's own work (run for real, and logged as capture would log it).
-    const work: Array<[string, Change[]]> = [
-      ['CREATE TABLE notes (id int PRIMARY KEY, body text)', [ddl('CREATE TABLE notes (id int PRIMARY KEY, body text)')]],
-      [
-        "INSERT INTO notes VALUES (1, 'hello')",
-        [{ kind: 'insert', table: { schema: 'public', name: 'notes' }, row: [int('id', 1), txt('body', 'hello')] }],
-      ],
-      ["INSERT INTO items VALUES (100, 'branch item')", [{ kind: 'insert', table: T, row: [int('id', 100), txt('name', 'branch item')] }]],
-      [
-        "UPDATE items SET name = 'renamed' WHERE id = 3",
-        [{ kind: 'update', table: T, old: [int('id', 3), txt('name', 'item 3')], row: [int('id', 3), txt('name', 'renamed')] }],
-      ],
-      ['DELETE FROM items WHERE id = 4', [{ kind: 'delete', table: T, old: [int('id', 4), txt('name', 'item 4')] }]],
-    ];
-    for (const [statement, changes] of work) {
+    for (const [statement, changes] of FEATURE_WORK) {
       await sql(before, statement);
       log.add('feature', changes);
     }
-    await sql(
-      uri('main'),
-      "ALTER TABLE items ADD COLUMN price int DEFAULT 7; INSERT INTO items VALUES (11, 'item 11', 9), (12, 'item 12', 9)",
-    );
+    await sql(uri('main'), PARENT_MOVES_ON);
 
     const rec = await e.rebaser.rebase('feature');
     expect(rec).toMatchObject({ state: 'ready', name: 'feature' });
@@ -157,6 +127,50 @@ describeWithPool('rebase replays a change log onto the parent (hand-written logs
     expect((await e.storage.listStaging()).filter((v) => v.includes(name))).toEqual([]);
     await e.manager.delete(name);
     await sql(uri('main'), c.kind === 'ddl_failed' ? 'ALTER TABLE items DROP COLUMN colour' : 'SELECT 1');
+  });
+
+  it('a conflict inside a batch of row changes names its own row (the batch falls back row by row)', async () => {
+    await e.manager.create({ name: 'batched' });
+    await sql(
+      uri('batched'),
+      "INSERT INTO items SELECT g, 'b' || g FROM generate_series(1000, 1049) g; UPDATE items SET name = name || '!'",
+    );
+    const inserts: Change[] = Array.from({ length: 50 }, (_, i) => ({
+      kind: 'insert',
+      table: T,
+      row: [int('id', 1000 + i), txt('name', `b${1000 + i}`)],
+    }));
+    log.add('batched', inserts);
+    const rows = await sql<{ id: number; name: string }>(uri('main'), 'SELECT id, name FROM items ORDER BY id');
+    log.add(
+      'batched',
+      rows.map((r) => ({
+        kind: 'update',
+        table: T,
+        old: [int('id', r.id), txt('name', r.name)],
+        row: [int('id', r.id), txt('name', `${r.name}!`)],
+      })),
+    );
+    // Without a conflict the batches go through: every row updated once.
+    const snapshot = await sumOf(uri('batched'));
+    await e.rebaser.rebase('batched');
+    expect(await sumOf(uri('batched'))).not.toBe(snapshot);
+    expect((await sql<{ n: string }>(uri('batched'), "SELECT count(*) AS n FROM items WHERE name LIKE '%!'"))[0].n).toBe(
+      String(rows.length),
+    );
+    // main takes key 1030: the 31st insert of the batch is the conflict, named with main's row.
+    await sql(uri('main'), "INSERT INTO items VALUES (1030, 'main 1030')");
+    const before = await sumOf(uri('batched'));
+    const err = await conflictOf('batched');
+    expect(err.details!.conflicts).toEqual([
+      expect.objectContaining({
+        kind: 'insert_exists',
+        key: { id: '1030' },
+        current: expect.objectContaining({ id: '1030', name: 'main 1030' }),
+      }),
+    ]);
+    expect(await sumOf(uri('batched'))).toBe(before);
+    await sql(uri('main'), 'DELETE FROM items WHERE id = 1030');
   });
 
   it('tables without a key are refused before anything is replayed, each named', async () => {

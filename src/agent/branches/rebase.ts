@@ -142,7 +142,9 @@ export class BranchRebaser {
     await this.step('rebase-started', rec.name);
     // The owner role with the branch's own password; TCP stays closed until the swap.
     await rotateCredentials(pg, adminTarget(tmp), rec, async () => {}, { takeOwnership: parent.standby === true });
-    const done = await pg.withClient(adminTarget(tmp), (c) => replay(c, capture.reader.transactions(rec.name)), rec.database);
+    const afterTransaction = (seq: number) => this.step(`rebase-replayed-tx-${seq}`, rec.name);
+    const log = capture.reader.transactions(rec.name);
+    const done = await pg.withClient(adminTarget(tmp), (c) => replay(c, log, { afterTransaction }), rec.database);
     this.parts.log('info', `rebase of ${rec.name}: replayed ${done.transactions} transactions (${done.changes} changes)`, {
       branch: rec.name,
     });

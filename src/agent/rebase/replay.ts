@@ -6,6 +6,15 @@ import { OWNER_ROLE } from '../postgres/roles.ts';
 import { currentRow, quoteTable, tableLabel, tableShape, TypeCasts } from './catalog.ts';
 import type { TableShape } from './catalog.ts';
 import { describeChange } from './statements.ts';
+import { batchStatement, keyOfPlan, MAX_BATCH, signature } from './batch.ts';
+import type { Bound, RowPlan } from './batch.ts';
+
+type RowChange = Extract<Change, { kind: 'insert' | 'update' | 'delete' }>;
+interface Planned {
+  change: RowChange;
+  shape: TableShape;
+  plan: RowPlan;
+}
 
 /** Where a replay stopped. */
 export class ReplayConflict extends Error {
@@ -22,13 +31,6 @@ export interface ReplayResult {
   changes: number;
 }
 
-/** A value bound to a parameter, with the cast PostgreSQL named for its logged type. */
-interface Bound {
-  name: string;
-  value: string | null;
-  cast: string | null;
-}
-
 const UNIQUE_VIOLATION = '23505';
 
 /**
@@ -38,7 +40,11 @@ const UNIQUE_VIOLATION = '23505';
  * session_replication_role=replica: triggers (and capture's own event trigger) stay quiet, since
  * what they did in the branch was logged too. The first conflict throws a ReplayConflict.
  */
-export async function replay(c: pg.Client, log: AsyncIterable<CapturedTransaction>): Promise<ReplayResult> {
+export async function replay(
+  c: pg.Client,
+  log: AsyncIterable<CapturedTransaction>,
+  opts: { afterTransaction?: (seq: number) => Promise<void> } = {},
+): Promise<ReplayResult> {
   const r = new Replayer(c);
   await c.query(
     'SET session_replication_role = replica; SET search_path = pg_catalog; SET synchronous_commit = off; SET statement_timeout = 0',
@@ -48,6 +54,7 @@ export async function replay(c: pg.Client, log: AsyncIterable<CapturedTransactio
     await r.transaction(tx);
     out.transactions++;
     out.changes += tx.changes.length;
+    await opts.afterTransaction?.(tx.seq);
   }
   return out;
 }
@@ -66,7 +73,30 @@ class Replayer {
     this.seq = tx.seq;
     await this.c.query('BEGIN');
     try {
-      for (const change of tx.changes) await this.apply(change);
+      // Consecutive row changes of one shape go in batches; everything else one by one, in order.
+      let run: Planned[] = [];
+      let runSig: string | null = null;
+      const keys = new Set<string>();
+      for (const change of tx.changes) {
+        if (change.kind !== 'insert' && change.kind !== 'update' && change.kind !== 'delete') {
+          await this.flush(run);
+          run = [];
+          await this.apply(change);
+          continue;
+        }
+        const planned = await this.plan(change);
+        const sig = signature(planned.plan);
+        const key = keyOfPlan(planned.plan);
+        if (run.length && (sig === null || sig !== runSig || keys.has(key) || run.length >= MAX_BATCH)) {
+          await this.flush(run);
+          run = [];
+        }
+        if (run.length === 0) keys.clear();
+        run.push(planned);
+        runSig = sig;
+        keys.add(key);
+      }
+      await this.flush(run);
       await this.c.query('COMMIT');
     } catch (err) {
       await this.c.query('ROLLBACK').catch(() => {});
@@ -74,16 +104,10 @@ class Replayer {
     }
   }
 
-  private async apply(change: Change): Promise<void> {
+  private async apply(change: Exclude<Change, RowChange>): Promise<void> {
     switch (change.kind) {
       case 'ddl':
         return this.ddl(change);
-      case 'insert':
-        return this.insert(change);
-      case 'update':
-        return this.update(change);
-      case 'delete':
-        return this.delete(change);
       case 'truncate':
         return this.run(change, null, `TRUNCATE ${change.tables.map((t) => quoteTable(this.c, t)).join(', ')}`, []);
       case 'sequence':
@@ -95,6 +119,64 @@ class Replayer {
           [change.sequence.schema, change.sequence.name, change.value],
         );
     }
+  }
+
+  /**
+   * A run of row changes: one statement under a savepoint when there are several; if it fails or
+   * misses a row, back to the savepoint and row by row, which finds and names the first conflict.
+   */
+  private async flush(run: Planned[]): Promise<void> {
+    if (run.length === 0) return;
+    if (run.length > 1 && signature(run[0].plan) !== null) {
+      const { text, values } = batchStatement(
+        this.c,
+        run.map((p) => p.plan),
+      );
+      await this.c.query('SAVEPOINT vela_batch');
+      const matched = await this.prepared(text, values).then(
+        (r) => r.rowCount ?? 0,
+        () => -1,
+      );
+      if (matched === run.length) {
+        await this.c.query('RELEASE SAVEPOINT vela_batch');
+        return;
+      }
+      await this.c.query('ROLLBACK TO SAVEPOINT vela_batch');
+    }
+    for (const p of run) await this.row(p);
+  }
+
+  /** Resolves a row change against the target as it is now: key, casts, the old values still there. */
+  private async plan(change: RowChange): Promise<Planned> {
+    const shape = await this.shape(change, change.table);
+    let cols: Bound[] = [];
+    let key: Bound[];
+    let same: Bound[] = [];
+    if (change.kind === 'insert') {
+      cols = await this.bind(change.row);
+      key = this.pick(cols, shape.key);
+    } else {
+      if (change.kind === 'update') cols = await this.bind(change.row.filter((v) => !v.unchanged));
+      key = await this.keyOf(shape, change.old, change.kind === 'update' ? change.row : null);
+      same = await this.compared(shape, change.old);
+    }
+    return { change, shape, plan: { kind: change.kind, table: change.table, cols, key, same } };
+  }
+
+  /** One row change on its own; a conflict throws. */
+  private async row({ change, shape, plan }: Planned): Promise<void> {
+    const table = quoteTable(this.c, change.table);
+    const id = (b: Bound) => this.c.escapeIdentifier(b.name);
+    if (plan.kind === 'insert') return this.insert(change, shape, plan);
+    if (plan.kind === 'update') {
+      const first = this.c.escapeIdentifier(shape.key[0]);
+      const assign = plan.cols.map((b, i) => `${id(b)} = ${this.param(b, i + 1)}`);
+      const sql = `UPDATE ${table} SET ${assign.length ? assign.join(', ') : `${first} = ${first}`}
+         WHERE ${this.where(plan.key, plan.same, plan.cols.length + 1)}`;
+      return this.expectOne(change, shape, plan.key, sql, [...plan.cols, ...plan.key, ...plan.same]);
+    }
+    const sql = `DELETE FROM ${table} WHERE ${this.where(plan.key, plan.same, 1)}`;
+    return this.expectOne(change, shape, plan.key, sql, [...plan.key, ...plan.same]);
   }
 
   private async ddl(change: Extract<Change, { kind: 'ddl' }>): Promise<void> {
@@ -118,9 +200,8 @@ class Replayer {
     return r.rows[0]?.ok ? logged : OWNER_ROLE;
   }
 
-  private async insert(change: Extract<Change, { kind: 'insert' }>): Promise<void> {
-    const shape = await this.shape(change, change.table);
-    const cols = await this.bind(change.row);
+  private async insert(change: RowChange, shape: TableShape, plan: RowPlan): Promise<void> {
+    const cols = plan.cols;
     const sql = `INSERT INTO ${quoteTable(this.c, change.table)} (${cols.map((b) => this.c.escapeIdentifier(b.name)).join(', ')})
        VALUES (${cols.map((b, i) => this.param(b, i + 1)).join(', ')})`;
     try {
@@ -129,33 +210,12 @@ class Replayer {
         cols.map((b) => b.value),
       );
     } catch (err) {
-      const key = this.pick(cols, shape.key);
       const e = err as { code?: string; message: string };
-      if (e.code !== UNIQUE_VIOLATION) throw this.conflict('statement_failed', change, shape, key, null, e.message);
+      if (e.code !== UNIQUE_VIOLATION) throw this.conflict('statement_failed', change, shape, plan.key, null, e.message);
       await this.c.query('ROLLBACK');
-      const current = await currentRow(this.c, change.table, key);
-      throw this.conflict('insert_exists', change, shape, key, current, `the parent already has this row: ${e.message}`);
+      const current = await currentRow(this.c, change.table, plan.key);
+      throw this.conflict('insert_exists', change, shape, plan.key, current, `the parent already has this row: ${e.message}`);
     }
-  }
-
-  private async update(change: Extract<Change, { kind: 'update' }>): Promise<void> {
-    const shape = await this.shape(change, change.table);
-    const set = await this.bind(change.row.filter((v) => !v.unchanged));
-    const key = await this.keyOf(shape, change.old, change.row);
-    const same = await this.compared(shape, change.old);
-    const first = this.c.escapeIdentifier(shape.key[0]);
-    const assign = set.map((b, i) => `${this.c.escapeIdentifier(b.name)} = ${this.param(b, i + 1)}`);
-    const sql = `UPDATE ${quoteTable(this.c, change.table)} SET ${assign.length ? assign.join(', ') : `${first} = ${first}`}
-       WHERE ${this.where(key, same, set.length + 1)}`;
-    await this.expectOne(change, shape, key, sql, [...set, ...key, ...same]);
-  }
-
-  private async delete(change: Extract<Change, { kind: 'delete' }>): Promise<void> {
-    const shape = await this.shape(change, change.table);
-    const key = await this.keyOf(shape, change.old, null);
-    const same = await this.compared(shape, change.old);
-    const sql = `DELETE FROM ${quoteTable(this.c, change.table)} WHERE ${this.where(key, same, 1)}`;
-    await this.expectOne(change, shape, key, sql, [...key, ...same]);
   }
 
   /** Runs an UPDATE or DELETE that must hit exactly the logged row; otherwise says why not. */
@@ -248,7 +308,7 @@ class Replayer {
   }
 
   /** Named (prepared) statements: one parse per shape of change, not per row. */
-  private prepared(text: string, values: Array<string | null>): Promise<pg.QueryResult> {
+  private prepared(text: string, values: unknown[]): Promise<pg.QueryResult> {
     const name = `vela_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
     return this.c.query({ name, text, values });
   }
