@@ -294,10 +294,12 @@ export class BranchManager {
     if (!(await this.provisioner.volumeExists(rec.name))) throw conflict(`branch ${rec.name} has no volume left; delete it`);
     try {
       assertMasked(rec); // a template not masked for the data it holds is never served
+      const before = JSON.stringify(rec);
       await this.provisioner.start(rec);
       rec.state = 'ready';
       delete rec.error;
-      await this.registry.put(rec);
+      // An adopted branch after an agent restart usually has nothing new to write (two fsyncs each).
+      if (JSON.stringify(rec) !== before) await this.registry.put(rec);
     } catch (err) {
       const e = toApiError(err, `start ${rec.name}`);
       rec.state = 'failed';
