@@ -74,7 +74,13 @@ describeWithPool('schema and data diff of a branch against its parent (real post
        CREATE VIEW user_items AS SELECT u.id, u.nickname, count(i.*) AS n FROM users u LEFT JOIN items i ON i.owner = u.id GROUP BY 1, 2;
        CREATE OR REPLACE FUNCTION bump(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 2';
        ALTER TYPE mood ADD VALUE 'away';
-       DROP VIEW big_orders;`,
+       DROP VIEW big_orders;
+       CREATE DOMAIN sku_code AS text CHECK (VALUE ~ '^[A-Z0-9-]+$');
+       CREATE TABLE skus (code sku_code PRIMARY KEY, note text);
+       CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := 'touched'; RETURN NEW; END $$;
+       CREATE TRIGGER skus_touch BEFORE INSERT ON skus FOR EACH ROW EXECUTE FUNCTION touch();
+       ALTER TABLE items ENABLE ROW LEVEL SECURITY;
+       CREATE POLICY cheap ON items FOR SELECT USING (price < 100);`,
     );
     // What change capture keeps in a branch is the agent's: it never shows in a diff.
     await adminSql(
@@ -99,11 +105,15 @@ describeWithPool('schema and data diff of a branch against its parent (real post
         'function public.bump(x integer) changed',
         'type public.mood changed',
         'constraint public.items.items_owner_fkey added',
+        'type public.sku_code added',
+        'trigger public.skus.skus_touch added',
+        'policy public.items.cheap added',
       ]),
     );
-    expect(r.body.objects.tables).toEqual({ added: ['public.items'], dropped: [], changed: [] });
+    expect(r.body.objects.tables).toEqual({ added: ['public.items', 'public.skus'], dropped: [], changed: [] });
     expect(r.body.objects.columns.added).toEqual(['public.users.nickname']); // the new table's columns are part of it
     expect(JSON.stringify(r.body)).not.toMatch(/_vela|difftest/);
+    expect(r.body.sql).toContain('ALTER TABLE "public"."items" ENABLE ROW LEVEL SECURITY;');
 
     // The migration, applied to the parent by its owner role in one transaction, leaves nothing to diff.
     await sql(uriOf(e, 'main'), `BEGIN;\n${r.body.sql}\nCOMMIT;`);

@@ -33,7 +33,7 @@ export class BranchDiffer {
     if (!rec.parent) throw new VelaError('conflict', 409, `branch ${name} has no parent to diff against`);
     const parent = manager.get(rec.parent);
     for (const r of [parent, rec]) running(r, name);
-    const [from, to] = [await this.catalog(parent, rec.database, name), await this.catalog(rec, rec.database, name)];
+    const [from, to] = await Promise.all([this.catalog(parent, rec.database, name), this.catalog(rec, rec.database, name)]);
     const schema = diffCatalogs(from, to);
     const data = this.parts.changeLog ? await this.parts.changeLog.counts(name, { sample: opts.rows ?? 0 }) : null;
     return {

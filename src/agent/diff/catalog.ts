@@ -32,13 +32,17 @@ export interface Column extends CatalogObject {
 export interface Table extends CatalogObject {
   /** `CREATE TABLE` with its own columns (constraints, indexes and triggers come separately). */
   create: string;
+  /** Persistence and partitioning: what ALTER TABLE cannot change in place. */
+  shape: string;
+  rls: boolean;
+  forceRls: boolean;
 }
 
 export interface Catalog {
   schemas: CatalogObject[];
   extensions: CatalogObject[];
-  /** Enums: `def` is their labels in order. */
-  types: (CatalogObject & { labels: string[] })[];
+  /** Enums (`labels` in order) and domains (`domain`: what follows CREATE DOMAIN name). */
+  types: (CatalogObject & { labels: string[]; domain: string | null })[];
   sequences: (CatalogObject & { create: string; ownedBy: string | null })[];
   tables: Table[];
   columns: Column[];
@@ -47,6 +51,8 @@ export interface Catalog {
   views: (CatalogObject & { materialized: boolean })[];
   functions: (CatalogObject & { kind: 'FUNCTION' | 'PROCEDURE' })[];
   triggers: (CatalogObject & { table: string; name: string })[];
+  /** Row-level security policies; `def` is their CREATE POLICY. */
+  policies: (CatalogObject & { table: string; name: string })[];
 }
 
 const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
@@ -82,18 +88,27 @@ export async function readCatalog(c: pg.Client): Promise<Catalog> {
     )
   ).map((r) => ({ key: q(r.extname), label: r.extname, def: r.nspname, order: Number(r.oid) }));
 
+  // Enums (`labels`) and domains (`domain`: their CREATE DOMAIN).
   const types = (
-    await all<{ nspname: string; typname: string; labels: string[]; oid: number }>(
+    await all<{ nspname: string; typname: string; labels: string[]; oid: number; domain: string | null }>(
       `SELECT n.nspname, t.typname, t.oid::int8 AS oid,
-              ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) AS labels
+              ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) AS labels,
+              CASE WHEN t.typtype = 'd' THEN concat_ws(' ', 'AS ' || format_type(t.typbasetype, t.typtypmod),
+                (SELECT 'COLLATE ' || quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+                   FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace JOIN pg_type b ON b.oid = t.typbasetype
+                  WHERE co.oid = t.typcollation AND t.typcollation <> b.typcollation),
+                'DEFAULT ' || t.typdefault, CASE WHEN t.typnotnull THEN 'NOT NULL' END,
+                (SELECT string_agg('CONSTRAINT ' || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid), ' ' ORDER BY k.conname)
+                   FROM pg_constraint k WHERE k.contypid = t.oid AND k.contype = 'c')) END AS domain
          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-        WHERE t.typtype = 'e' AND ${USER_NS} AND ${notExtension('pg_type', 't.oid')}`,
+        WHERE t.typtype IN ('e', 'd') AND ${USER_NS} AND ${notExtension('pg_type', 't.oid')}`,
     )
   ).map((r) => ({
     key: qn(r.nspname, r.typname),
     label: `${r.nspname}.${r.typname}`,
-    def: r.labels.join(','),
+    def: r.domain ?? r.labels.join(','),
     labels: r.labels,
+    domain: r.domain,
     order: Number(r.oid),
   }));
 
@@ -187,8 +202,10 @@ export async function readCatalog(c: pg.Client): Promise<Catalog> {
       partkey: string | null;
       parent: string | null;
       bound: string | null;
+      rls: boolean;
+      force: boolean;
     }>(
-      `SELECT n.nspname, c.relname, c.oid::int8 AS oid, c.relpersistence AS persistence,
+      `SELECT n.nspname, c.relname, c.oid::int8 AS oid, c.relpersistence AS persistence, c.relrowsecurity AS rls, c.relforcerowsecurity AS force,
               CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partkey,
               CASE WHEN c.relispartition THEN (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid) END AS parent,
               CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS bound
@@ -203,8 +220,9 @@ export async function readCatalog(c: pg.Client): Promise<Catalog> {
     const create = r.parent
       ? `${head} PARTITION OF ${r.parent} ${r.bound ?? ''}`
       : `${head} (\n${own.join(',\n')}\n)${r.partkey ? ` PARTITION BY ${r.partkey}` : ''}`;
-    const def = [r.persistence, r.partkey ?? '', r.parent ?? '', r.bound ?? ''].join('|');
-    return { key, label: `${r.nspname}.${r.relname}`, def, create, order: Number(r.oid) };
+    const shape = [r.persistence, r.partkey ?? '', r.parent ?? '', r.bound ?? ''].join('|');
+    const def = `${shape}|rls=${r.rls}|force=${r.force}`;
+    return { key, label: `${r.nspname}.${r.relname}`, def, create, shape, rls: r.rls, forceRls: r.force, order: Number(r.oid) };
   });
 
   const constraints = (
@@ -283,5 +301,41 @@ export async function readCatalog(c: pg.Client): Promise<Catalog> {
     };
   });
 
-  return { schemas, extensions, types, sequences, tables, columns, constraints, indexes, views, functions, triggers };
+  const policies = (
+    await all<{
+      nspname: string;
+      relname: string;
+      polname: string;
+      permissive: boolean;
+      cmd: string;
+      roles: string;
+      qual: string | null;
+      wc: string | null;
+      oid: number;
+    }>(
+      `SELECT n.nspname, c.relname, p.polname, p.polpermissive AS permissive, p.polcmd AS cmd, p.oid::int8 AS oid,
+              pg_get_expr(p.polqual, p.polrelid) AS qual, pg_get_expr(p.polwithcheck, p.polrelid) AS wc,
+              (SELECT string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r)) END, ', ' ORDER BY 1) FROM unnest(p.polroles) r) AS roles
+         FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE ${USER_NS} AND ${notExtension('pg_class', 'c.oid')}`,
+    )
+  ).map((r) => {
+    const table = qn(r.nspname, r.relname);
+    const cmd = { r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE', '*': 'ALL' }[r.cmd] ?? 'ALL';
+    const def = [
+      `CREATE POLICY ${q(r.polname)} ON ${table} AS ${r.permissive ? 'PERMISSIVE' : 'RESTRICTIVE'} FOR ${cmd} TO ${r.roles}`,
+      r.qual !== null ? ` USING (${r.qual})` : '',
+      r.wc !== null ? ` WITH CHECK (${r.wc})` : '',
+    ].join('');
+    return {
+      key: `${table}.${q(r.polname)}`,
+      label: `${r.nspname}.${r.relname}.${r.polname}`,
+      def,
+      order: Number(r.oid),
+      table,
+      name: r.polname,
+    };
+  });
+
+  return { schemas, extensions, types, sequences, tables, columns, constraints, indexes, views, functions, triggers, policies };
 }

@@ -47,6 +47,7 @@ export function diffCatalogs(from: Catalog, to: Catalog): SchemaDiff {
     views: delta(from.views, to.views),
     functions: delta(from.functions, to.functions),
     triggers: delta(from.triggers, to.triggers),
+    policies: delta(from.policies, to.policies),
   };
   const droppedTables = new Set(d.tables.dropped.map((t) => t.key));
   const addedTables = new Set(d.tables.added.map((t) => t.key));
@@ -55,6 +56,7 @@ export function diffCatalogs(from: Catalog, to: Catalog): SchemaDiff {
   d.columns.dropped = d.columns.dropped.filter((c) => !droppedTables.has(c.table));
   d.constraints.dropped = d.constraints.dropped.filter((c) => !droppedTables.has(c.table));
   d.triggers.dropped = d.triggers.dropped.filter((c) => !droppedTables.has(c.table));
+  d.policies.dropped = d.policies.dropped.filter((c) => !droppedTables.has(c.table));
   // What goes with a dropped table, or comes inside a new table's CREATE, needs no statement of its own.
   const ofDropped = <T extends { table: string }>(xs: T[]) => xs.filter((x) => !droppedTables.has(x.table));
   const out: string[] = [];
@@ -63,6 +65,7 @@ export function diffCatalogs(from: Catalog, to: Catalog): SchemaDiff {
   if (d.functions.added.length + d.functions.changed.length > 0) add('SET check_function_bodies = false');
 
   // Drops, dependents first.
+  for (const p of [...d.policies.dropped, ...d.policies.changed.map((c) => c.from)]) add(`DROP POLICY ${q(p.name)} ON ${p.table}`);
   for (const t of [...ofDropped(d.triggers.dropped), ...ofDropped(d.triggers.changed.map((c) => c.from))])
     add(`DROP TRIGGER ${q(t.name)} ON ${t.table}`);
   const viewsRecreated = d.views.changed.filter((c) => c.to.materialized || c.from.materialized !== c.to.materialized).map((c) => c.from);
@@ -83,8 +86,13 @@ export function diffCatalogs(from: Catalog, to: Catalog): SchemaDiff {
   for (const s of d.schemas.added) add(`CREATE SCHEMA ${s.key}`);
   for (const e of d.extensions.added) add(`CREATE EXTENSION IF NOT EXISTS ${e.key} WITH SCHEMA ${q(e.def)}`);
   for (const e of d.extensions.changed) add(`ALTER EXTENSION ${e.to.key} SET SCHEMA ${q(e.to.def)}`);
-  for (const t of d.types.added) add(`CREATE TYPE ${t.key} AS ENUM (${t.labels.map(lit).join(', ')})`);
+  for (const t of d.types.added)
+    add(t.domain !== null ? `CREATE DOMAIN ${t.key} ${t.domain}` : `CREATE TYPE ${t.key} AS ENUM (${t.labels.map(lit).join(', ')})`);
   for (const { from: a, to: b } of d.types.changed) {
+    if (a.domain !== null || b.domain !== null) {
+      out.push(`-- domain ${b.key}: definition changed (${b.domain ?? 'now an enum'}); alter it by hand`);
+      continue;
+    }
     // Enums only grow in place; a removed or reordered label needs the type rebuilt by hand.
     if (b.labels.filter((l) => a.labels.includes(l)).join('\n') !== a.labels.join('\n'))
       out.push(`-- type ${b.key}: labels removed or reordered (${b.labels.join(', ')}); rebuild it by hand`);
@@ -97,7 +105,13 @@ export function diffCatalogs(from: Catalog, to: Catalog): SchemaDiff {
   for (const { to: s } of d.sequences.changed) add(`ALTER SEQUENCE ${s.key} ${s.create.slice(`CREATE SEQUENCE ${s.key} `.length)}`);
   for (const f of [...d.functions.added, ...d.functions.changed.map((c) => c.to)]) add(f.def);
   for (const t of d.tables.added) add(t.create);
-  for (const t of d.tables.changed) out.push(`-- table ${t.to.key}: persistence or partitioning changed; not altered in place`);
+  for (const { from: a, to: b } of d.tables.changed) {
+    if (a.shape !== b.shape) out.push(`-- table ${b.key}: persistence or partitioning changed; not altered in place`);
+  }
+  for (const { from: a, to: b } of [...d.tables.added.map((t) => ({ from: null, to: t })), ...d.tables.changed]) {
+    if ((a?.rls ?? false) !== b.rls) add(`ALTER TABLE ${b.key} ${b.rls ? 'ENABLE' : 'DISABLE'} ROW LEVEL SECURITY`);
+    if ((a?.forceRls ?? false) !== b.forceRls) add(`ALTER TABLE ${b.key} ${b.forceRls ? 'FORCE' : 'NO FORCE'} ROW LEVEL SECURITY`);
+  }
   for (const c of d.columns.added) add(`ALTER TABLE ${c.table} ADD COLUMN ${c.clause}`);
   for (const c of d.columns.changed) for (const s of alterColumn(c.from, c.to)) add(s);
   for (const s of [...d.sequences.added, ...d.sequences.changed.map((c) => c.to)])
@@ -112,6 +126,7 @@ export function diffCatalogs(from: Catalog, to: Catalog): SchemaDiff {
     add(`CREATE ${v.materialized ? 'MATERIALIZED VIEW' : replaced ? 'OR REPLACE VIEW' : 'VIEW'} ${v.key} AS\n${v.def}`);
   }
   for (const t of [...d.triggers.added, ...d.triggers.changed.map((c) => c.to)]) add(t.def);
+  for (const p of [...d.policies.added, ...d.policies.changed.map((c) => c.to)]) add(p.def);
 
   const objects: SchemaDiff['objects'] = {};
   const summary: string[] = [];

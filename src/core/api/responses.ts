@@ -80,6 +80,7 @@ export const diffObjectKinds = [
   'views',
   'functions',
   'triggers',
+  'policies',
 ] as const;
 export type DiffObjectKind = (typeof diffObjectKinds)[number];
 /** One object of each kind, for summaries ("table public.items added"). */
@@ -95,6 +96,7 @@ export const diffObjectNoun: Record<DiffObjectKind, string> = {
   views: 'view',
   functions: 'function',
   triggers: 'trigger',
+  policies: 'policy',
 };
 
 export const tableChangeCounts = z
