@@ -27,9 +27,14 @@ export async function rotateCredentials(
   opts: { takeOwnership?: boolean } = {},
 ): Promise<void> {
   await ctl.withClient(target, async (c) => {
+    // One transaction, so one WAL flush instead of one per statement (each an fsync, slow on a pool
+    // busy with a parent's writes) and all or nothing. A failure ends the session: rolled back.
+    await c.query('BEGIN');
     await setUpOwner(c, { role: rec.user, major: ctl.bins.major });
     if (opts.takeOwnership) {
+      await c.query('COMMIT'); // the other databases' sessions must see the owner role
       for (const db of await userDatabases(c)) await ctl.withClient(target, (d) => takeOwnership(d, rec.user), db);
+      await c.query('BEGIN');
     }
     const roles = await c.query<{ rolname: string }>('SELECT rolname FROM pg_authid WHERE rolcanlogin');
     const names = new Set(roles.rows.map((r) => r.rolname));
@@ -38,6 +43,7 @@ export async function rotateCredentials(
       const secret = role === rec.user ? rec.password : generatePassword();
       await c.query(`ALTER ROLE ${c.escapeIdentifier(role)} WITH LOGIN PASSWORD ${c.escapeLiteral(scramVerifier(secret))}`);
     }
+    await c.query('COMMIT');
     await openUp(await superusers(c));
     await c.query('SELECT pg_reload_conf()');
   });
