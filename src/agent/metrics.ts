@@ -13,6 +13,17 @@ export interface MetricsSnapshot {
     wakes: number;
     capacityRefusals: number;
   };
+  /** The postgres proxy (src/agent/proxy); absent when proxy.listen is not set. */
+  proxy?: ProxyStats;
+}
+
+export interface ProxyStats {
+  /** Client connections open now (negotiating, waking or spliced). */
+  clients: number;
+  /** Sessions spliced to a branch since start. */
+  sessions: number;
+  /** Clients turned away with a FATAL ErrorResponse, by SQLSTATE. */
+  refusals: Record<string, number>;
 }
 
 // Seconds; creates on CoW storage take well under a second, copies and resets of big clusters minutes.
@@ -65,6 +76,7 @@ export class Metrics {
     out.push(sample('vela_pool_bytes', { kind: 'free' }, snapshot.pool.freeBytes));
 
     if (snapshot.lifecycle) renderLifecycle(out, snapshot.lifecycle);
+    if (snapshot.proxy) renderProxy(out, snapshot.proxy);
 
     header(out, 'vela_operations_total', 'counter', 'Branch operations by result.');
     for (const op of OPERATIONS) {
@@ -106,6 +118,17 @@ function renderLifecycle(out: string[], l: NonNullable<MetricsSnapshot['lifecycl
   out.push(sample('vela_wakes_total', {}, l.wakes));
   header(out, 'vela_capacity_refusals_total', 'counter', 'Starts and creates refused with 503 capacity (nothing idle to suspend).');
   out.push(sample('vela_capacity_refusals_total', {}, l.capacityRefusals));
+}
+
+function renderProxy(out: string[], p: ProxyStats): void {
+  header(out, 'vela_proxy_clients', 'gauge', 'Client connections open on the postgres proxy.');
+  out.push(sample('vela_proxy_clients', {}, p.clients));
+  header(out, 'vela_proxy_sessions_total', 'counter', 'Proxy sessions spliced to a branch.');
+  out.push(sample('vela_proxy_sessions_total', {}, p.sessions));
+  header(out, 'vela_proxy_refusals_total', 'counter', 'Proxy clients turned away with a FATAL ErrorResponse, by SQLSTATE.');
+  for (const [sqlstate, n] of Object.entries(p.refusals).sort(([a], [b]) => a.localeCompare(b))) {
+    out.push(sample('vela_proxy_refusals_total', { sqlstate }, n));
+  }
 }
 
 function header(out: string[], name: string, type: string, help: string): void {

@@ -134,6 +134,7 @@ export async function startAgent(
     limiter: new RefusalLimiter({ max: cfg.rateLimit.refusals, windowMs: cfg.rateLimit.windowSeconds * 1000 }),
     publicHost: cfg.publicHost,
     proxyPort: proxyAddress?.port ?? null,
+    proxyStats: proxy ? () => proxy.stats() : undefined,
     caPem: engine.tls.caPem,
     doctor: () => engine.doctor(),
     https,

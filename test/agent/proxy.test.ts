@@ -101,6 +101,9 @@ describeWithPool('postgres proxy: one port, branch by database name, wake on con
     // Same answer without TLS.
     const plain = await psql(conn.uri.replace('/px-a?sslmode=require', '/no-such-branch?sslmode=disable'), 'SELECT 1');
     expect(plain.stderr).toContain('FATAL:  branch "no-such-branch" does not exist');
+    const metrics = await (await fetch(`${agent.url}/metrics`, { headers: { authorization: `Bearer ${agent.token}` } })).text();
+    expect(metrics).toMatch(/^vela_proxy_refusals_total\{sqlstate="3D000"\} [3-9]$/m);
+    expect(metrics).toMatch(/^vela_proxy_sessions_total [1-9]\d*$/m);
   });
 
   it('many clients waking one stopped branch start it once, and all of them get in', async () => {

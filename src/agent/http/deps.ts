@@ -7,7 +7,7 @@ import type { BranchDiffer } from '../diff/branch-diff.ts';
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { AuditLog } from '../audit.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics, ProxyStats } from '../metrics.ts';
 import type { RefusalLimiter } from '../rate-limit.ts';
 import type { DoctorReport } from '../branches/doctor.ts';
 import type { Endpoint } from '../branches/connection.ts';
@@ -17,6 +17,8 @@ export interface ServerDeps {
   manager: BranchManager;
   /** Capacity and wake for creates and starts; none = straight to the manager (inject tests). */
   lifecycle?: Lifecycle;
+  /** The postgres proxy's counters for /metrics; none = no proxy. */
+  proxyStats?: () => ProxyStats;
   builder: RootBuilder;
   /** None: rebase answers 503 (inject tests without an engine's). */
   rebaser?: BranchRebaser;

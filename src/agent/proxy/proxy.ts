@@ -6,6 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import type { ListenAddress } from '../config.ts';
 import type { LogFn } from '../logger.ts';
 import type { PostgresTls } from '../postgres/tls.ts';
+import type { ProxyStats } from '../metrics.ts';
 import { CancelKeys } from './cancel-keys.ts';
 import { errorResponse } from './protocol.ts';
 import { runSession } from './session.ts';
@@ -35,6 +36,8 @@ export class PgProxy {
   private readonly clients = new Set<Socket>();
   private readonly perBranch = new Map<string, number>();
   private readonly cancelKeys = new CancelKeys();
+  private sessions = 0;
+  private readonly refusals = new Map<string, number>();
 
   private readonly o: ProxyOptions;
 
@@ -56,12 +59,17 @@ export class PgProxy {
       startupTimeoutMs: this.o.startupTimeoutMs ?? 15_000,
       connectTimeoutMs: this.o.connectTimeoutMs ?? 10_000,
       log: this.o.log,
-      opened: (b: string) => this.count(b, +1),
+      opened: (b: string) => {
+        this.sessions++;
+        this.count(b, +1);
+      },
+      refused: (sqlState: string) => this.refusals.set(sqlState, (this.refusals.get(sqlState) ?? 0) + 1),
       closed: (b: string) => this.count(b, -1),
     };
     const server = createServer({ noDelay: true }, (socket) => {
       socket.on('error', () => {}); // a reset client is not an agent error
       if (this.clients.size >= this.o.maxClients) {
+        deps.refused('53300');
         socket.end(errorResponse({ sqlState: '53300', message: `too many clients of the vela-branch proxy (${this.o.maxClients})` }));
         return;
       }
@@ -82,6 +90,11 @@ export class PgProxy {
     const bound = typeof addr === 'object' && addr ? { host: this.o.listen.host, port: addr.port } : this.o.listen;
     this.o.log('info', `postgres proxy listening on ${bound.host}:${bound.port}`, { proxy: bound });
     return bound;
+  }
+
+  /** What /metrics shows about the proxy. */
+  stats(): ProxyStats {
+    return { clients: this.clients.size, sessions: this.sessions, refusals: Object.fromEntries(this.refusals) };
   }
 
   /** Proxied clients of `branch` right now. */

@@ -28,6 +28,8 @@ export interface SessionDeps {
   /** A client is spliced to `branch` / has left it. */
   opened(branch: string): void;
   closed(branch: string): void;
+  /** A client was turned away with this SQLSTATE (for /metrics). */
+  refused(sqlState: string): void;
 }
 
 type Startup = Extract<FirstPacket, { kind: 'startup' }>;
@@ -44,6 +46,7 @@ export async function runSession(client: Socket, d: SessionDeps): Promise<void> 
     if (err instanceof PeerGoneError) return void client.destroy();
     const e = toClientError(err);
     if (e.log) d.log('warn', `proxy: ${e.log}`);
+    d.refused(e.sqlState);
     refuse(sock, e);
   }
 }
