@@ -10,6 +10,8 @@ import { createAuthenticator } from '../../src/agent/auth/authenticator.ts';
 import { AuditLog } from '../../src/agent/audit.ts';
 import { Metrics } from '../../src/agent/metrics.ts';
 import { diffResult } from '../../src/core/api/responses.ts';
+import { BranchDiffer } from '../../src/agent/diff/branch-diff.ts';
+import type { ChangeLogReader } from '../../src/agent/capture/change-log-types.ts';
 
 const ADMIN = 'diff-test-admin-token-0123456789';
 const uriOf = (e: TestEngine, name: string) => connectionInfo(e.manager.get(name), '127.0.0.1').uri;
@@ -156,5 +158,26 @@ describeWithPool('schema and data diff of a branch against its parent (real post
       await e.manager.start('main');
     }
     expect((await diff('feature')).status).toBe(200);
+  });
+
+  it('data: the change log reader is asked for the branch with ?rows as its sample; no rows, no sample keys', async () => {
+    const asked: unknown[] = [];
+    const reader: ChangeLogReader = {
+      transactions: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.resolve({ done: true as const, value: undefined }) }) }),
+      counts: async (branch, opts) => {
+        asked.push({ branch, ...opts });
+        return [{ table: { schema: 'public', name: 'items' }, inserted: 2, updated: 1, deleted: 0, sample: [{ id: '1' }] }];
+      },
+    };
+    const differ = new BranchDiffer({ manager: e.manager, pg: e.pg, changeLog: reader });
+    expect((await differ.diff('feature')).data).toEqual([
+      { table: { schema: 'public', name: 'items' }, inserted: 2, updated: 1, deleted: 0 },
+    ]);
+    expect((await differ.diff('feature', { rows: 3 })).data?.[0].sample).toEqual([{ id: '1' }]);
+    expect(asked).toEqual([
+      { branch: 'feature', sample: 0 },
+      { branch: 'feature', sample: 3 },
+    ]);
+    expect((await new BranchDiffer({ manager: e.manager, pg: e.pg }).diff('feature')).data).toBeNull();
   });
 });
