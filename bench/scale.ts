@@ -66,8 +66,9 @@ async function run(args: ScaleArgs, a: ScaleAgent): Promise<ScaleResults> {
   const parentBytes = await databaseBytes(mainUri);
   progress(`  main holds ${(parentBytes / 1e9).toFixed(2)} GB after ${Math.round((performance.now() - t0) / 1000)} s`);
 
-  progress(`step 2/5: create with main idle vs under pgbench (${args.parentClients} clients), ${args.loadPairs} pairs`);
-  const pairs = await loadedVsIdle(s, mainUri, args.loadPairs, args.parentClients);
+  const rate = args.parentRate ? `at ${args.parentRate} tps` : 'unthrottled';
+  progress(`step 2/5: create with main idle vs under pgbench (${args.parentClients} clients ${rate}), ${args.loadPairs} pairs`);
+  const pairs = await loadedVsIdle(s, mainUri, args.loadPairs, { clients: args.parentClients, rate: args.parentRate });
 
   progress(`step 3/5: ${args.branches} branches, ${args.step} at a time; after each step ${args.running} wake and run pgbench`);
   const creates: CreateSample[] = [];

@@ -15,6 +15,8 @@ export interface ScaleArgs {
   loadPairs: number;
   /** pgbench clients on the parent for the loaded creates. */
   parentClients: number;
+  /** Their rate in all (pgbench -R), the issue's ~850 tps; 0 = as fast as they go. */
+  parentRate: number;
   /** First of the ports the bench uses: API, proxy, then one per branch. */
   portBase: number;
   out: string;
@@ -24,7 +26,7 @@ export interface ScaleArgs {
 
 export const SCALE_USAGE =
   'usage: node bench/scale.ts [--branches 300] [--size-gb 1] [--running 30] [--step 50] [--pgbench-seconds 10] [--branch-rate 20]' +
-  ' [--load-pairs 10] [--parent-clients 2] [--port-base 32500] [--out bench/results/scale.json] [--plot docs/scale.png] [--keep]';
+  ' [--load-pairs 10] [--parent-clients 2] [--parent-rate 850] [--port-base 32500] [--out bench/results/scale.json] [--plot docs/scale.png] [--keep]';
 
 export function parseScaleArgs(argv: readonly string[]): ScaleArgs {
   const a: ScaleArgs = {
@@ -36,6 +38,7 @@ export function parseScaleArgs(argv: readonly string[]): ScaleArgs {
     branchRate: 20,
     loadPairs: 10,
     parentClients: 2,
+    parentRate: 850,
     portBase: 32500,
     out: 'bench/results/scale.json',
     plot: 'docs/scale.png',
@@ -62,6 +65,11 @@ export function parseScaleArgs(argv: readonly string[]): ScaleArgs {
       const n = Number(value());
       if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: expected a positive whole number\n${SCALE_USAGE}`);
       (a[ints[flag]] as number) = n;
+    } else if (flag === '--parent-rate') {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < 0)
+        throw new Error(`--parent-rate: expected a whole number of transactions per second (0: unlimited)\n${SCALE_USAGE}`);
+      a.parentRate = n;
     } else if (flag === '--size-gb') {
       const n = Number(value());
       if (!(n >= 0.015 && n <= 100)) throw new Error(`--size-gb: expected a number of GB between 0.015 and 100\n${SCALE_USAGE}`);

@@ -166,7 +166,12 @@ export interface LoadPair {
  * Create with the parent idle, then with the parent under pgbench, `pairs` times, each branch deleted
  * right after. Side by side in one run, so the rest of the host weighs on both alike.
  */
-export async function loadedVsIdle(s: ScaleState, mainUri: string, pairs: number, clients: number): Promise<LoadPair[]> {
+export async function loadedVsIdle(
+  s: ScaleState,
+  mainUri: string,
+  pairs: number,
+  parent: { clients: number; rate: number },
+): Promise<LoadPair[]> {
   const out: LoadPair[] = [];
   const once = async (name: string) => {
     const t0 = performance.now();
@@ -178,7 +183,7 @@ export async function loadedVsIdle(s: ScaleState, mainUri: string, pairs: number
   for (let i = 1; i <= pairs; i++) {
     try {
       const idleMs = await once(`load-idle-${i}`);
-      const job = startPgbench(s.pgbench, mainUri, { clients, seconds: 9, rate: 0 });
+      const job = startPgbench(s.pgbench, mainUri, { clients: parent.clients, seconds: 9, rate: parent.rate });
       await sleep(5000); // past pgbench's start and into its steady state
       const loadedMs = await once(`load-busy-${i}`);
       const run = await job.done;
