@@ -1,6 +1,6 @@
 /**
  * Rebase vs reset of a branch that changed 100k rows, side by side in one run. Needs root
- * (loop-mounted btrfs pool) and btrfs-progs.
+ * (loop-mounted btrfs pool), btrfs-progs, and change capture in the engine (it logs the changes).
  *
  *   node bench/rebase.ts [--rows 100000] [--runs 3]
  *

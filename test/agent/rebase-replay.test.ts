@@ -17,6 +17,12 @@ import {
 } from '../helpers/rebase-log.ts';
 import type { RebaseCapture } from '../../src/agent/branches/rebase.ts';
 import type { VelaError } from '../../src/core/errors.ts';
+import { join } from 'node:path';
+import { buildServer } from '../../src/agent/http/build-server.ts';
+import { createAuthenticator } from '../../src/agent/auth/authenticator.ts';
+import { AuditLog } from '../../src/agent/audit.ts';
+import { Metrics } from '../../src/agent/metrics.ts';
+import { errorBody } from '../../src/core/api/index.ts';
 
 describeWithPool('rebase replays a change log onto the parent (hand-written logs, real postgres)', () => {
   let e: TestEngine;
@@ -171,6 +177,54 @@ describeWithPool('rebase replays a change log onto the parent (hand-written logs
     ]);
     expect(await sumOf(uri('batched'))).toBe(before);
     await sql(uri('main'), 'DELETE FROM items WHERE id = 1030');
+  });
+
+  it('over HTTP: 200 with the branch and its unchanged connection, or a 409 body the API contract describes', async () => {
+    const server = buildServer({
+      manager: e.manager,
+      builder: e.builder,
+      rebaser: e.rebaser,
+      auth: createAuthenticator({ adminToken: 'admin-token-for-rebase-tests-01', tokens: [] }),
+      audit: new AuditLog(join(e.dataDir, 'state', 'audit.jsonl')),
+      metrics: new Metrics(),
+      publicHost: '127.0.0.1',
+      version: 'test',
+      checkAnswers: true,
+    });
+    const post = (name: string) =>
+      server.inject({
+        method: 'POST',
+        url: `/v1/branches/${name}/rebase`,
+        headers: { authorization: 'Bearer admin-token-for-rebase-tests-01' },
+        payload: {},
+      });
+    try {
+      await e.manager.create({ name: 'http-1' });
+      const ok = await post('http-1');
+      expect(ok.statusCode).toBe(200);
+      expect(ok.json()).toMatchObject({ name: 'http-1', state: 'ready', connection: { uri: uri('http-1') } });
+      expect(ok.json().timings.rebaseMs).toBeGreaterThan(0);
+      await sql(uri('http-1'), "INSERT INTO items VALUES (77, 'b')");
+      log.add('http-1', [{ kind: 'insert', table: T, row: [int('id', 77), txt('name', 'b')] }]);
+      await sql(uri('main'), "INSERT INTO items (id, name) VALUES (77, 'm')");
+      const refused = await post('http-1');
+      expect(refused.statusCode).toBe(409);
+      const body = errorBody.parse(refused.json());
+      expect(body.error.code).toBe('rebase_conflict');
+      expect(body.error.conflicts).toEqual([
+        {
+          kind: 'insert_exists',
+          table: 'public.items',
+          key: { id: '77' },
+          statement: "INSERT INTO public.items (id, name) VALUES ('77', 'b')",
+          current: expect.objectContaining({ id: '77', name: 'm' }),
+          message: expect.stringMatching(/^the parent already has this row: duplicate key value/),
+          seq: 1,
+        },
+      ]);
+    } finally {
+      await server.close();
+    }
   });
 
   it('tables without a key are refused before anything is replayed, each named', async () => {
