@@ -158,7 +158,15 @@ export async function startAgent(
       .catch((e) => logger.error({ error: (e as Error).message }, 'scheduled refresh failed; the previous main keeps serving'));
   }, 20_000);
   cron.unref();
-  await server.listen({ host: cfg.listen.host, port: cfg.listen.port });
+  try {
+    await server.listen({ host: cfg.listen.host, port: cfg.listen.port });
+  } catch (err) {
+    // The proxy's open port would keep a failed agent's process alive.
+    await proxy?.close();
+    await engine.close();
+    await lock.release();
+    throw err;
+  }
   const addr = server.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : cfg.listen.port;
   const host = cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host;

@@ -41,7 +41,10 @@ export function describeBranch(branch: Branch, now: number): string {
     ['storage', `${branch.storage?.driver ?? '-'}, ${formatBytes(branch.storage?.exclusiveBytes)} exclusive`],
     ['create time', formatMs(branch.timings?.createMs)],
     ['host', branch.host],
-    ['port', String(branch.port)],
+    [
+      'port',
+      branch.directPort === undefined ? String(branch.port) : `${branch.port} (postgres proxy; the branch's own: ${branch.directPort})`,
+    ],
     ['database', branch.database],
     ['user', branch.user],
     ['password', `(hidden; use vela-branch url ${branch.name})`],

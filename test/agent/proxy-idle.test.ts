@@ -61,6 +61,9 @@ describeWithPool('postgres proxy with idle suspend: the CLI wakes a suspended br
     }
 
     // What the CLI hands out is the proxy's URI, and its psql goes through it.
+    const show = await cli(['show', 'px-idle']);
+    expect(show.stdout).toMatch(new RegExp(`port: +${proxyPort} \\(postgres proxy; the branch's own: \\d+\\)`));
+    expect(show.stdout).toMatch(/database: +px-idle$/m);
     const url = await cli(['url', 'px-idle']);
     expect(url.stdout.trim()).toBe(idle.uri);
     expect(idle.port).toBe(proxyPort);
