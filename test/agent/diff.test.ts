@@ -14,16 +14,17 @@ import { BranchDiffer } from '../../src/agent/diff/branch-diff.ts';
 import type { ChangeLogReader } from '../../src/agent/capture/change-log-types.ts';
 
 const ADMIN = 'diff-test-admin-token-0123456789';
+const READER = 'diff-test-reader-token-0123456789';
 const uriOf = (e: TestEngine, name: string) => connectionInfo(e.manager.get(name), '127.0.0.1').uri;
 
 describeWithPool('schema and data diff of a branch against its parent (real postgres on btrfs)', () => {
   let e: TestEngine;
   let server: FastifyInstance;
-  const diff = async (name: string, query = '') => {
+  const diff = async (name: string, query = '', token = ADMIN) => {
     const r = await server.inject({
       method: 'GET',
       url: `/v1/branches/${name}/diff${query}`,
-      headers: { authorization: `Bearer ${ADMIN}` },
+      headers: { authorization: `Bearer ${token}` },
     });
     return { status: r.statusCode, body: r.json() };
   };
@@ -34,7 +35,7 @@ describeWithPool('schema and data diff of a branch against its parent (real post
       manager: e.manager,
       builder: e.builder,
       differ: e.differ,
-      auth: createAuthenticator({ adminToken: ADMIN, tokens: [] }),
+      auth: createAuthenticator({ adminToken: ADMIN, tokens: [{ name: 'reader', token: READER, scope: 'read' }] }),
       audit: new AuditLog(join(e.dataDir, 'state', 'audit.jsonl')),
       metrics: new Metrics(),
       publicHost: '127.0.0.1',
@@ -147,6 +148,12 @@ describeWithPool('schema and data diff of a branch against its parent (real post
       expect(r.status, q).toBe(400);
       expect(r.body.error.message, q).toMatch(q.startsWith('?nope') ? /nope/ : /rows/);
     }
+    // A reader sees the schema diff and the counts, but sample keys are data: only for writers.
+    expect((await diff('feature', '', READER)).status).toBe(200);
+    const keys = await diff('feature', '?rows=2', READER);
+    expect(keys.status).toBe(403);
+    expect(keys.body.error.message).toMatch(/rows \(sample keys\) needs a token allowed to write branch feature/);
+    expect((await diff('feature', '?rows=2')).status).toBe(200);
     expect((await diff('main')).status).toBe(409);
     expect((await diff('nothere')).status).toBe(404);
     await e.manager.stop('main');

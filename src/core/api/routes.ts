@@ -210,7 +210,7 @@ export const routes = {
     auth: 'bearer',
     summary: 'Schema diff and data diff summary against its parent',
     description:
-      'The migration SQL from the parent to the branch with a summary, and the rows the branch changed per table since its fork. Both the branch and its parent must be running (409 names the one that is not).',
+      'The migration SQL from the parent to the branch with a summary, and the rows the branch changed per table since its fork. Both the branch and its parent must be running (409 names the one that is not). rows > 0 needs a token allowed to write the branch (403): sample keys are data.',
     params: branchParams,
     query: diffQuery,
     responses: { 200: { description: 'SQL, summary, objects by kind and data counts', schema: diffResult } },

@@ -2,7 +2,7 @@ import type { ServerDeps } from '../deps.ts';
 import { endpointOf } from '../deps.ts';
 import type { Principal } from '../../auth/principal.ts';
 import { isAdmin } from '../../auth/principal.ts';
-import { unavailable, VelaError } from '../../../core/errors.ts';
+import { forbidden, unavailable, VelaError } from '../../../core/errors.ts';
 import type { Operation } from '../../metrics.ts';
 import { toBranch } from '../../branches/connection.ts';
 import type { BranchRecord } from '../../branches/registry.ts';
@@ -121,6 +121,11 @@ export function branchRoutes(deps: ServerDeps): RouteHandlers<BranchOps> {
     diffBranch: {
       handle: async ({ reply, principal, params, query }) => {
         may(principal, 'diff', params.name);
+        // Sample keys are the branch's data (whole rows for keyless tables): only for who may connect to it.
+        if (query.rows && !allowed(principal, 'credentials', params.name))
+          throw forbidden(
+            `rows (sample keys) needs a token allowed to write branch ${params.name}; without rows the diff is open to readers`,
+          );
         if (!deps.differ) return reply.status(501).send({ error: { code: 'not_implemented', message: 'this server has no diff' } });
         return deps.differ.diff(params.name, { rows: query.rows });
       },
