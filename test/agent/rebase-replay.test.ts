@@ -227,6 +227,17 @@ describeWithPool('rebase replays a change log onto the parent (hand-written logs
     }
   });
 
+  it('a stopped branch is started and rebased; main and a missing branch are refused naming why', async () => {
+    await e.manager.create({ name: 'sleepy' });
+    await sql(uri('sleepy'), "INSERT INTO items VALUES (300, 'sleepy')");
+    log.add('sleepy', [{ kind: 'insert', table: T, row: [int('id', 300), txt('name', 'sleepy')] }]);
+    await e.manager.stop('sleepy');
+    expect(await e.rebaser.rebase('sleepy')).toMatchObject({ state: 'ready' });
+    expect(await sql(uri('sleepy'), 'SELECT name FROM items WHERE id = 300')).toEqual([{ name: 'sleepy' }]);
+    await expect(e.rebaser.rebase('main')).rejects.toMatchObject({ status: 409, message: 'branch main has no parent to rebase onto' });
+    await expect(e.rebaser.rebase('nope')).rejects.toMatchObject({ status: 404, message: 'branch nope does not exist' });
+  });
+
   it('tables without a key are refused before anything is replayed, each named', async () => {
     await e.manager.create({ name: 'keyless' });
     await sql(uri('keyless'), "CREATE TABLE bag (v text); INSERT INTO bag VALUES ('a'); UPDATE bag SET v = 'b'");
