@@ -10,12 +10,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, release, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
-import pg from 'pg';
 import { parseScaleArgs, pgbenchScale } from './lib/scale-args.ts';
 import type { ScaleArgs } from './lib/scale-args.ts';
 import { ScaleAgent } from './lib/scale-agent.ts';
 import { findPgbench, pgbenchInit, killAllPgbench } from './lib/pgbench.ts';
-import { createBranches, rotationRound, nextGroup, loadedVsIdle, restartAgent } from './lib/scale-phases.ts';
+import { createBranches, rotationRound, nextGroup, loadedVsIdle, restartAgent, queryOnce } from './lib/scale-phases.ts';
 import type { ScaleState, CreateSample, WakeSample } from './lib/scale-phases.ts';
 import type { BranchMemory } from './lib/branch-memory.ts';
 import { stepRow, scaleChecks, renderScale, scaleChart } from './lib/scale-report.ts';
@@ -39,15 +38,8 @@ async function cleanup(): Promise<void> {
 }
 
 async function databaseBytes(uri: string): Promise<number> {
-  const c = new pg.Client({ connectionString: `${uri}&uselibpqcompat=true` });
-  c.on('error', () => {});
-  await c.connect();
-  try {
-    const r = await c.query<{ b: string }>('SELECT pg_database_size(current_database()) AS b');
-    return Number(r.rows[0].b);
-  } finally {
-    await c.end();
-  }
+  const rows = await queryOnce<{ b: string }>(uri, 'SELECT pg_database_size(current_database()) AS b');
+  return Number(rows[0].b);
 }
 
 const pad = (i: number) => `scale-${String(i).padStart(4, '0')}`;

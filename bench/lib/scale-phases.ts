@@ -64,20 +64,22 @@ export async function createBranches(s: ScaleState, names: readonly string[], fi
   return out;
 }
 
-/** Connects with a handed-out URI and runs one query; the client's TLS follows the URI's sslmode like libpq. */
-async function firstQuery(uri: string): Promise<void> {
-  const c = new pg.Client({
-    connectionString: /[?&]sslmode=/.test(uri) ? `${uri}&uselibpqcompat=true` : uri,
-    connectionTimeoutMillis: 30_000,
-    application_name: 'vela-scale-bench',
-  });
+/** One query over a handed-out URI; node-postgres follows its sslmode the way libpq does (require = encrypt, no verify). */
+export async function queryOnce<T extends pg.QueryResultRow>(uri: string, text: string): Promise<T[]> {
+  const u = new URL(uri);
+  if (u.searchParams.has('sslmode')) u.searchParams.set('uselibpqcompat', 'true');
+  const c = new pg.Client({ connectionString: u.toString(), connectionTimeoutMillis: 30_000, application_name: 'vela-scale-bench' });
   c.on('error', () => {});
   await c.connect();
   try {
-    await c.query('SELECT 1');
+    return (await c.query<T>(text)).rows;
   } finally {
     await c.end();
   }
+}
+
+async function firstQuery(uri: string): Promise<void> {
+  await queryOnce(uri, 'SELECT 1');
 }
 
 /**
