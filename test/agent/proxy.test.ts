@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { describeWithPool } from '../helpers/env.ts';
 import { startTestAgent } from '../helpers/agent-harness.ts';
@@ -81,6 +84,24 @@ describeWithPool('postgres proxy: one port, branch by database name, wake on con
     expect(bound.stdout.trim()).toBe('t|postgres');
     // BRANCH.DATABASE reaches another database of the branch.
     expect((await psql(conn.uri.replace('/px-a?', '/px-a.template1?'), 'SELECT current_database()')).stdout.trim()).toBe('template1');
+  });
+
+  it("sslmode=verify-full with the agent's CA verifies the proxy; libpq's default sslmode=prefer works too", async () => {
+    const { pem } = await api<{ pem: string }>('GET', '/v1/ca');
+    const dir = await mkdtemp(join(tmpdir(), 'vela-proxy-ca-'));
+    try {
+      await writeFile(join(dir, 'ca.pem'), pem);
+      const verified = await psql(
+        `${conn.uri.replace('sslmode=require', 'sslmode=verify-full')}&sslrootcert=${join(dir, 'ca.pem')}`,
+        SSL_AND_DB,
+      );
+      expect(verified.stderr).toBe('');
+      expect(verified.stdout.trim()).toBe('t|postgres');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    const prefer = await psql(conn.uri.replace('?sslmode=require', ''), SSL_AND_DB);
+    expect(prefer.stdout.trim()).toBe('t|postgres');
   });
 
   it("a wrong password fails with the branch's own error; the proxy never sees the password", async () => {
