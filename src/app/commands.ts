@@ -25,7 +25,7 @@ export const COMMAND_SUMMARY: ReadonlyArray<[string, string]> = [
   ['/vela status', 'show the branch of this PR'],
   ['/vela reset', "throw away the branch's changes: back to the parent's current state"],
   ['/vela rebase', "move the branch onto the parent's current state, keeping its own changes"],
-  ['/vela diff', 'schema diff of the branch against its parent'],
+  ['/vela diff', 'schema diff and rows changed since the fork, against the parent'],
   ['/vela destroy', 'delete the branch now'],
   ['/vela create [--from PARENT]', 'create the branch (from another parent if given)'],
   ['/vela extend DURATION', 'set the time to live, e.g. `/vela extend 2d`'],
