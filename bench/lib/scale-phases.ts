@@ -184,6 +184,8 @@ export async function loadedVsIdle(
   };
   for (let i = 1; i <= pairs; i++) {
     try {
+      // An idle create must not pay for the last load's leftovers (a checkpoint under way, dirty pages).
+      await sleep(10_000);
       const idleMs = await once(`load-idle-${i}`);
       const job = startPgbench(s.pgbench, mainUri, { clients: parent.clients, seconds: 9, rate: parent.rate });
       await sleep(5000); // past pgbench's start and into its steady state
@@ -194,7 +196,6 @@ export async function loadedVsIdle(
       progress(
         `  pair ${i}/${pairs}: idle ${Math.round(idleMs)} ms, under pgbench ${Math.round(loadedMs)} ms (parent ${Math.round(run.tps ?? 0)} tps)`,
       );
-      await sleep(2000);
     } catch (err) {
       fail(s, 'create idle/loaded', `pair ${i}`, err);
     }
