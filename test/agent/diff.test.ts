@@ -128,7 +128,8 @@ describeWithPool('schema and data diff of a branch against its parent (real post
   it('a dropped column and a changed column type come out as ALTERs the parent accepts', async () => {
     await sql(
       uriOf(e, 'feature'),
-      `ALTER TABLE orders DROP COLUMN total; ALTER TABLE users ALTER COLUMN email TYPE varchar(200), ALTER COLUMN email SET NOT NULL;`,
+      `ALTER TABLE orders DROP COLUMN total; ALTER TABLE users ALTER COLUMN email TYPE varchar(200), ALTER COLUMN email SET NOT NULL;
+       DROP VIEW user_items; CREATE VIEW user_items AS SELECT u.id FROM users u;`,
     );
     const r = await diff('feature');
     // The CHECK on the dropped column went with it in the branch: the parent drops it explicitly first.
@@ -136,7 +137,10 @@ describeWithPool('schema and data diff of a branch against its parent (real post
       'column public.orders.total dropped',
       'column public.users.email changed',
       'constraint public.orders.orders_total_check dropped',
+      'view public.user_items changed',
     ]);
+    // A view that lost columns cannot be replaced in place: dropped and created again.
+    expect(r.body.sql).toContain('DROP VIEW "public"."user_items";');
     expect(r.body.sql).toContain('ALTER TABLE "public"."users" ALTER COLUMN "email" TYPE character varying(200)');
     await sql(uriOf(e, 'main'), `BEGIN;\n${r.body.sql}\nCOMMIT;`);
     expect((await diff('feature')).body.summary).toEqual([]);

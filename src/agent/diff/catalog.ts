@@ -48,7 +48,8 @@ export interface Catalog {
   columns: Column[];
   constraints: (CatalogObject & { table: string; name: string; foreign: boolean })[];
   indexes: CatalogObject[];
-  views: (CatalogObject & { materialized: boolean })[];
+  /** `columns`: name and type in order (CREATE OR REPLACE VIEW may only append). */
+  views: (CatalogObject & { materialized: boolean; columns: string[] })[];
   functions: (CatalogObject & { kind: 'FUNCTION' | 'PROCEDURE' })[];
   triggers: (CatalogObject & { table: string; name: string })[];
   /** Row-level security policies; `def` is their CREATE POLICY. */
@@ -256,8 +257,10 @@ export async function readCatalog(c: pg.Client): Promise<Catalog> {
   ).map((r) => ({ key: qn(r.nspname, r.relname), label: `${r.nspname}.${r.relname}`, def: r.def, order: Number(r.oid) }));
 
   const views = (
-    await all<{ nspname: string; relname: string; def: string; relkind: string; oid: number }>(
-      `SELECT n.nspname, c.relname, pg_get_viewdef(c.oid, true) AS def, c.relkind, c.oid::int8 AS oid
+    await all<{ nspname: string; relname: string; def: string; relkind: string; oid: number; columns: string[] }>(
+      `SELECT n.nspname, c.relname, pg_get_viewdef(c.oid, true) AS def, c.relkind, c.oid::int8 AS oid,
+              ARRAY(SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('v', 'm') AND ${USER_NS} AND ${notExtension('pg_class', 'c.oid')}`,
     )
@@ -266,6 +269,7 @@ export async function readCatalog(c: pg.Client): Promise<Catalog> {
     label: `${r.nspname}.${r.relname}`,
     def: r.def.trim().replace(/;$/, ''),
     materialized: r.relkind === 'm',
+    columns: r.columns,
     order: Number(r.oid),
   }));
 

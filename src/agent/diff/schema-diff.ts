@@ -68,7 +68,11 @@ export function diffCatalogs(from: Catalog, to: Catalog): SchemaDiff {
   for (const p of [...d.policies.dropped, ...d.policies.changed.map((c) => c.from)]) add(`DROP POLICY ${q(p.name)} ON ${p.table}`);
   for (const t of [...ofDropped(d.triggers.dropped), ...ofDropped(d.triggers.changed.map((c) => c.from))])
     add(`DROP TRIGGER ${q(t.name)} ON ${t.table}`);
-  const viewsRecreated = d.views.changed.filter((c) => c.to.materialized || c.from.materialized !== c.to.materialized).map((c) => c.from);
+  // CREATE OR REPLACE VIEW keeps the old columns and may only append: anything else is dropped and created.
+  const appendsOnly = (a: string[], b: string[]) => a.every((col, i) => b[i] === col);
+  const viewsRecreated = d.views.changed
+    .filter((c) => c.to.materialized || c.from.materialized !== c.to.materialized || !appendsOnly(c.from.columns, c.to.columns))
+    .map((c) => c.from);
   for (const v of [...d.views.dropped, ...viewsRecreated]) add(`DROP ${v.materialized ? 'MATERIALIZED VIEW' : 'VIEW'} ${v.key}`);
   const constraintsGone = [...ofDropped(d.constraints.dropped), ...ofDropped(d.constraints.changed.map((c) => c.from))];
   for (const k of [...constraintsGone.filter((k) => k.foreign), ...constraintsGone.filter((k) => !k.foreign)])
