@@ -85,6 +85,11 @@ describeWithPool('idle suspend and capacity on a real btrfs pool', () => {
     expect(state(e, 'e5')).toBe('ready');
     expect(e.lifecycle.stats()).toMatchObject({ running: 5, limit: 5 });
     expect(e.lifecycle.stats().suspends.capacity).toBe(1);
+    // A request that fails its checks makes no room: nothing is suspended for it.
+    await expect(e.lifecycle.create({ name: 'f7', parent: 'no-such-parent' })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(e.lifecycle.create({ name: 'f7', ttl: 'soon' })).rejects.toMatchObject({ code: 'bad_request' });
+    expect(e.lifecycle.stats().suspends.capacity).toBe(1);
+    expect([state(e, 'busy-b'), state(e, 'e5')]).toEqual(['ready', 'ready']);
     // Every branch that could go has a client: nothing changes and the caller gets 503 capacity.
     for (const n of ['busy-b', 'e5']) clients.push(await hold(e, n));
     const err = await e.lifecycle.wake('idle-a').catch((x: unknown) => x);

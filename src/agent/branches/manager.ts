@@ -33,6 +33,9 @@ export interface CreateRequest {
 
 export { ROOT_BRANCH };
 
+/** Runs once a create or reset passed its checks, before anything starts: the capacity's room (lifecycle). */
+export type Admit = () => Promise<void>;
+
 /**
  * The branch state machine: create, reset, delete, patch, stop, start, expire. Takes the branch's
  * lock, checks the state, persists each state before the step it announces (so recovery knows
@@ -77,7 +80,7 @@ export class BranchManager {
    * `prepare` runs on the started branch before TCP logins are let in and before it is marked ready
    * (nobody can connect, branch from it or get its credentials yet): how templates are masked.
    */
-  async create(req: CreateRequest, hooks: { prepare?: Prepare } = {}): Promise<{ record: BranchRecord; created: boolean }> {
+  async create(req: CreateRequest, hooks: { prepare?: Prepare; admit?: Admit } = {}): Promise<{ record: BranchRecord; created: boolean }> {
     const problem = branchNameProblem(req.name);
     if (problem) throw badRequest(problem);
     const parentName = req.parent ?? ROOT_BRANCH;
@@ -101,6 +104,7 @@ export class BranchManager {
       }
       assertMasked(parent);
       await this.provisioner.assertRoom();
+      await hooks.admit?.();
       const started = performance.now();
       const port = await this.provisioner.allocatePort();
       const rec = childRecord({
@@ -181,7 +185,7 @@ export class BranchManager {
 
   // ---------------------------------------------------------------- reset
 
-  async reset(name: string, opts: { force?: boolean; prepare?: Prepare } = {}): Promise<BranchRecord> {
+  async reset(name: string, opts: { force?: boolean; prepare?: Prepare; admit?: Admit } = {}): Promise<BranchRecord> {
     return this.locks.run(name, async () => {
       const rec = this.get(name);
       if (!rec.parent) throw conflict(`branch ${name} has no parent to reset from`);
@@ -194,6 +198,7 @@ export class BranchManager {
       }
       const parent = this.get(rec.parent);
       if (parent.state !== 'ready' && parent.state !== 'stopped') throw conflict(`parent branch ${parent.name} is ${parent.state}`);
+      await opts.admit?.();
       const started = performance.now();
       rec.state = 'creating';
       rec.resetting = true;

@@ -1,4 +1,4 @@
-import type { BranchManager, CreateRequest } from '../branches/manager.ts';
+import type { Admit, BranchManager, CreateRequest } from '../branches/manager.ts';
 import type { BranchRecord } from '../branches/registry.ts';
 import type { Prepare } from '../provisioner/provisioner.ts';
 import type { LogFn } from '../logger.ts';
@@ -74,7 +74,10 @@ export class Lifecycle {
     if (rec.state === 'ready') return rec;
     if (rec.state !== 'stopped' && rec.state !== 'failed') throw conflict(`branch ${name} is ${rec.state}; it cannot be started now`);
     const t0 = performance.now();
-    const started = await this.admit(name, () => this.parts.manager.start(name));
+    const started = await this.admitted(name, async (admit) => {
+      await admit();
+      return this.parts.manager.start(name);
+    });
     const seconds = (performance.now() - t0) / 1000;
     this.touch(name);
     this.counters.wakes++;
@@ -83,34 +86,37 @@ export class Lifecycle {
     return started;
   }
 
-  /** `manager.create` with room made first (an existing branch needs none: create answers for it). */
+  /** `manager.create`, with room made once the request passed the manager's checks (bad input changes nothing). */
   async create(req: CreateRequest, hooks: { prepare?: Prepare } = {}): Promise<{ record: BranchRecord; created: boolean }> {
-    if (this.parts.manager.find(req.name)) return this.parts.manager.create(req, hooks);
-    const out = await this.admit(req.name, () => this.parts.manager.create(req, hooks));
+    const out = await this.admitted(req.name, (admit) => this.parts.manager.create(req, { ...hooks, admit }));
     this.touch(req.name);
     return out;
   }
 
   /** `manager.reset`; a branch that is not running now will be after it, so it needs room. */
   async reset(name: string, opts: { force?: boolean } = {}): Promise<BranchRecord> {
-    const rec = this.parts.manager.get(name);
-    const out = isRunningState(rec)
-      ? await this.parts.manager.reset(name, opts)
-      : await this.admit(name, () => this.parts.manager.reset(name, opts));
+    const running = isRunningState(this.parts.manager.get(name));
+    const out = await this.admitted(name, (admit) => this.parts.manager.reset(name, running ? opts : { ...opts, admit }));
     this.touch(name);
     return out;
   }
 
   // ---------------------------------------------------------------- capacity
 
-  private async admit<T>(name: string, run: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `run` with an `admit` that makes room for `name` (suspending the least recently used idle
+   * branch) and reserves its slot until `run` ends; without a limit, admit does nothing.
+   */
+  private async admitted<T>(name: string, run: (admit: Admit) => Promise<T>): Promise<T> {
     const limit = runningLimit(this.parts.policy);
-    if (limit === null) return run();
-    const turn = this.admissions.then(() => this.makeRoom(name, limit));
-    this.admissions = turn.catch(() => {});
-    await turn;
+    if (limit === null) return run(async () => {});
+    const admit = () => {
+      const turn = this.admissions.then(() => this.makeRoom(name, limit));
+      this.admissions = turn.catch(() => {});
+      return turn;
+    };
     try {
-      return await run();
+      return await run(admit);
     } finally {
       this.reserved.delete(name);
     }
