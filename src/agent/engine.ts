@@ -32,6 +32,7 @@ import { branchMemoryEstimate, runningLimit } from './lifecycle/policy.ts';
 import type { LifecyclePolicy } from './lifecycle/policy.ts';
 import { BranchDiffer } from './diff/branch-diff.ts';
 import type { LogFn } from './logger.ts';
+import { Capture } from './capture/capture.ts';
 
 export type { LogFn };
 
@@ -60,6 +61,8 @@ export interface EngineOptions {
   /** Directory with pg_dump/pg_restore/pg_basebackup for imports. */
   clientBin?: string | null;
   runner?: Runner;
+  /** How often running branches' change capture is drained (ms; 0: only on demand). Default 1000. */
+  capturePollMs?: number;
   log?: LogFn;
   onStep?: StepHook;
   /** The change log rebase replays and how capture goes onto a rebased volume (tests hand in their own). */
@@ -82,6 +85,8 @@ export interface Engine {
   /** The port allocator (failure tests squat a port right after it is handed out). */
   ports: PortAllocator;
   dataDir: string;
+  /** Every branch's change log (rebase replays it, the data diff counts it); slot lag for /metrics. */
+  changes: Capture;
   /** What recovery set aside instead of acting on it (GET /v1/doctor). */
   doctor(): Promise<DoctorReport>;
   close(opts?: { stopBranches?: boolean }): Promise<void>;
@@ -152,6 +157,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   const registry = new Registry(join(state, 'branches'));
   const locks = new KeyedLock();
   const ports = new PortAllocator(opts.ports);
+  const capture = new Capture({ pg, registry, locks, dataDir, log, pollMs: opts.capturePollMs });
   const provisioner = new Provisioner({
     storage,
     pg,
@@ -163,6 +169,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     minFreeBytes: opts.minFreeBytes ?? 128 * 1024 * 1024,
     log,
     onStep: opts.onStep,
+    capture,
   });
   const manager = new BranchManager({
     registry,
@@ -172,6 +179,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     defaultTtl: opts.branch.defaultTtl,
     log,
     onStep: opts.onStep,
+    capture,
   });
   const builder = new RootBuilder({
     registry,
@@ -208,7 +216,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     storage,
     pg,
     pgUser: user,
-    capture: opts.capture ?? null,
+    capture: opts.capture !== undefined ? opts.capture : capture.forRebase(),
     log,
     onStep: opts.onStep,
   });
@@ -232,6 +240,8 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   await recovery.run();
   phase('branch recovery');
   if (opts.createRoot !== false) await manager.ensureRoot();
+  await capture.prune();
+  capture.start();
   // Templates are built from data: before the first init, main is an empty initdb and they wait for it.
   if (opts.templates?.length && (await builder.lastSpec())) {
     await builder.rebuildTemplates({ onlyMissing: true }).catch((e) => log('error', `templates: ${(e as Error).message}`));
@@ -250,9 +260,12 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     tls,
     ports,
     dataDir,
+    changes: capture,
     doctor: () => doctorReport({ registry, storage }),
     async close(c = {}) {
       lifecycle.stopSweeping();
+      // Everything committed so far goes into the change logs, whether branches stop or keep running.
+      await capture.close();
       if (c.stopBranches) await manager.stopAll();
     },
   };

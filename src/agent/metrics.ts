@@ -15,6 +15,8 @@ export interface MetricsSnapshot {
   };
   /** The postgres proxy (src/agent/proxy); absent when proxy.listen is not set. */
   proxy?: ProxyStats;
+  /** WAL bytes each capturing branch's slot held back at its last drain. */
+  captureLag?: Record<string, number>;
 }
 
 export interface ProxyStats {
@@ -77,6 +79,9 @@ export class Metrics {
 
     if (snapshot.lifecycle) renderLifecycle(out, snapshot.lifecycle);
     if (snapshot.proxy) renderProxy(out, snapshot.proxy);
+
+    header(out, 'vela_capture_slot_lag_bytes', 'gauge', "WAL a branch's change capture slot held back at its last drain.");
+    for (const [branch, n] of Object.entries(snapshot.captureLag ?? {})) out.push(sample('vela_capture_slot_lag_bytes', { branch }, n));
 
     header(out, 'vela_operations_total', 'counter', 'Branch operations by result.');
     for (const op of OPERATIONS) {

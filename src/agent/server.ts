@@ -136,6 +136,7 @@ export async function startAgent(
     proxyPort: proxyAddress?.port ?? null,
     proxyStats: proxy ? () => proxy.stats() : undefined,
     caPem: engine.tls.caPem,
+    captureLag: () => engine.changes.slotLag(),
     doctor: () => engine.doctor(),
     https,
     version: VERSION,

@@ -96,4 +96,11 @@ describe('Metrics', () => {
     expect(find(samples, 'vela_errors_total', { code: 'conflict' })).toBe(2);
     expect(find(samples, 'vela_errors_total', { code: 'odd "code"\\x' })).toBe(1);
   });
+
+  it('renders change capture slot lag per branch as a gauge', () => {
+    const { samples, types } = parse(new Metrics().render({ ...snapshot, captureLag: { 'pr-7': 312, 'qa-1': 0 } }));
+    expect(types.get('vela_capture_slot_lag_bytes')).toBe('gauge');
+    expect(find(samples, 'vela_capture_slot_lag_bytes', { branch: 'pr-7' })).toBe(312);
+    expect(find(samples, 'vela_capture_slot_lag_bytes', { branch: 'qa-1' })).toBe(0);
+  });
 });

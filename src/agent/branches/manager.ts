@@ -10,6 +10,7 @@ import type { KeyedLock } from './locks.ts';
 import { badRequest, conflict, notFound } from '../../core/errors.ts';
 import { branchNameProblem, ROOT_BRANCH } from '../../core/names.ts';
 import { parseDuration } from '../../core/durations.ts';
+import type { Capture } from '../capture/capture.ts';
 
 export interface ManagerParts {
   registry: Registry;
@@ -21,6 +22,8 @@ export interface ManagerParts {
   defaultTtl: string | null;
   log: LogFn;
   onStep?: StepHook;
+  /** Change capture: drained before a branch stops, its log dropped on reset and delete. */
+  capture?: Pick<Capture, 'beforeStop' | 'forget'>;
 }
 
 export interface CreateRequest {
@@ -49,6 +52,7 @@ export class BranchManager {
   private readonly defaultTtl: string | null;
   private readonly log: LogFn;
   private readonly onStep?: StepHook;
+  private readonly capture?: ManagerParts['capture'];
 
   constructor(parts: ManagerParts) {
     this.registry = parts.registry;
@@ -58,6 +62,7 @@ export class BranchManager {
     this.defaultTtl = parts.defaultTtl;
     this.log = parts.log;
     this.onStep = parts.onStep;
+    this.capture = parts.capture;
   }
 
   list(): BranchRecord[] {
@@ -206,6 +211,7 @@ export class BranchManager {
       await this.registry.put(rec);
       try {
         await this.provisioner.wipe(name);
+        await this.capture?.forget(name); // a new fork point: the old log is no longer this branch's
         await this.provisioner.materialize(rec, parent, opts.prepare);
         assertMasked(rec);
         rec.state = 'ready';
@@ -247,6 +253,7 @@ export class BranchManager {
       current.state = 'deleting';
       await this.registry.put(current);
       await this.provisioner.destroy(current);
+      await this.capture?.forget(name);
       await this.registry.remove(name);
     });
     this.log('info', `deleted branch ${name}`, { branch: name });
@@ -274,6 +281,7 @@ export class BranchManager {
     return this.locks.run(name, async () => {
       const rec = this.get(name);
       if (rec.state !== 'ready') throw conflict(`branch ${name} is ${rec.state}; only a ready branch can be stopped`);
+      await this.capture?.beforeStop(name);
       await this.provisioner.stop(name, 'fast');
       rec.state = 'stopped';
       await this.registry.put(rec);

@@ -24,11 +24,19 @@ export type Change =
   /** A DDL command as the branch ran it (one per command, even inside a multi-statement query). */
   | { kind: 'ddl'; tag: string; sql: string; searchPath: string; role: string }
   | { kind: 'insert'; table: QualifiedName; row: ColumnValue[] }
-  /** `old`: the row before (every column with REPLICA IDENTITY FULL, else the key columns), null when decoding sent none. */
+  /**
+   * `old`: the row before (every column with REPLICA IDENTITY FULL, else the key columns), null when decoding sent none.
+   * Capture gives every table REPLICA IDENTITY FULL. test_decoding leaves NULL columns out of old rows: capture puts
+   * them back for updates (from the new row's columns); in a delete's `old`, a column that is absent was NULL.
+   */
   | { kind: 'update'; table: QualifiedName; old: ColumnValue[] | null; row: ColumnValue[] }
   | { kind: 'delete'; table: QualifiedName; old: ColumnValue[] | null }
   | { kind: 'truncate'; tables: QualifiedName[] }
-  /** A sequence's last value as of this transaction (`setval(…, value, true)` restores it). */
+  /**
+   * A sequence's last value (`setval(…, value, true)` restores it). Logical decoding carries no sequences: capture
+   * reads every sequence that moved when it drains the branch and logs them as a transaction of their own, so the
+   * value is at least what every transaction before it used (a rebase should keep the larger of it and the parent's).
+   */
   | { kind: 'sequence'; sequence: QualifiedName; value: string };
 
 /** One committed transaction of the branch, in commit order. */

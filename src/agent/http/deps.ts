@@ -34,6 +34,8 @@ export interface ServerDeps {
   proxyPort?: number | null;
   /** What recovery set aside (GET /v1/doctor); none = nothing to report (inject tests without an engine's). */
   doctor?: () => Promise<DoctorReport>;
+  /** WAL held back per branch by its change capture slot (/metrics); none = no series. */
+  captureLag?: () => Record<string, number>;
   /** PEM of the CA that issued branch postgres certificates (GET /v1/ca). */
   caPem?: string;
   /** Serve HTTPS with this certificate and key (PEM). */

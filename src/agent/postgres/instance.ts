@@ -174,7 +174,17 @@ export class PostgresControl {
       // A hot standby must keep these at least as high as its primary's: leave the source's values.
       ...(opts.standby
         ? ['hot_standby = on']
-        : [`max_connections = ${s.maxConnections}`, 'max_worker_processes = 4', 'max_parallel_workers = 2']),
+        : [
+            `max_connections = ${s.maxConnections}`,
+            'max_worker_processes = 4',
+            'max_parallel_workers = 2',
+            // Change capture: one logical slot per branch, read over SQL by the agent (capture/).
+            'wal_level = logical',
+            'max_replication_slots = 10',
+            'max_wal_senders = 10',
+            // A slot nobody drains (agent down for long) is invalidated before it fills the disk.
+            "max_slot_wal_keep_size = '4GB'",
+          ]),
       "password_encryption = 'scram-sha-256'",
       'logging_collector = off',
       'log_min_messages = warning',

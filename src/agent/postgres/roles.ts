@@ -11,8 +11,8 @@ export const SERVER_ACCESS_ROLES = ['pg_execute_server_program', 'pg_read_server
 /** Predefined roles the owner holds so it can see and change every table and watch the server. */
 export const OWNER_GRANTS = ['pg_read_all_data', 'pg_write_all_data', 'pg_monitor'];
 
-/** Schemas that belong to the system: never given away. */
-const SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')";
+/** Schemas that belong to the system (and `_vela`, change capture's: capture/install-sql.ts): never given away. */
+const SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast', '_vela')";
 
 /**
  * Creates the owner role when missing and pins its attributes and memberships: run in every fresh
@@ -77,6 +77,8 @@ export async function takeOwnership(c: pg.Client, role: string): Promise<number>
   const rows = await c.query<{ kind: string; name: string }>(OWNED_ELSEWHERE, [role]);
   if (!rows.rowCount) return 0;
   const owner = c.escapeIdentifier(role);
+  // The agent's DDL, not the branch's: change capture's event trigger leaves it out of the log.
+  await c.query("SET vela.capture = 'off'");
   // One multi-statement query: one round trip and one implicit transaction, all or nothing.
   await c.query(rows.rows.map((o) => `ALTER ${o.kind} ${o.name} OWNER TO ${owner}`).join(';\n'));
   return rows.rowCount;

@@ -13,6 +13,7 @@ import { replicationLag } from './replication.ts';
 import type { ReplicationLag } from './replication.ts';
 import { classifyFailure, PortTakenError } from './failures.ts';
 import { insufficientStorage } from '../../core/errors.ts';
+import type { Capture } from '../capture/capture.ts';
 
 /** Test seam: runs between steps of a create so a crash can be injected at a known point. */
 export type StepHook = (step: string, name: string) => Promise<void> | void;
@@ -45,6 +46,8 @@ export interface ProvisionerParts {
   minFreeBytes: number;
   log: LogFn;
   onStep?: StepHook;
+  /** Change capture, installed in every ordinary branch before TCP logins are let in. */
+  capture?: Pick<Capture, 'wants' | 'install'>;
 }
 
 const PORT_ATTEMPTS = 3;
@@ -137,11 +140,25 @@ export class Provisioner {
     await pg.writeHba(dir, { superuser: rec.superuser, open: false });
     await this.startPostgres(rec.name, dir);
     await this.step('started', rec.name);
-    if (prepare) await prepare(rec);
-    // A reset of a branch made before owner roles existed moves it onto one.
-    rec.user = OWNER_ROLE;
-    // A promoted standby still has its source's owners: the owner role takes their objects over.
-    await this.rotateCredentials(rec, dir, { takeOwnership: parent.standby === true });
+    // Change capture goes in beside the credentials' work (its slot creation mostly waits on WAL
+    // flushes) and is awaited before TCP opens: the first client change is caught.
+    const capture = this.parts.capture?.wants(rec) ? this.parts.capture : null;
+    const installing = capture ? capture.install(rec) : Promise.resolve();
+    installing.catch(() => {}); // awaited below
+    try {
+      if (prepare) await prepare(rec);
+      // A reset of a branch made before owner roles existed moves it onto one.
+      rec.user = OWNER_ROLE;
+      const open = this.openUp(rec, dir);
+      const openUp: OpenUp = async (superusers) => {
+        await installing;
+        await open(superusers);
+      };
+      // A promoted standby still has its source's owners: the owner role takes their objects over.
+      await rotateCredentials(this.parts.pg, adminTarget(rec), rec, openUp, { takeOwnership: parent.standby === true });
+    } finally {
+      await installing.catch(() => {}); // a failed create is undone only once capture stopped touching it
+    }
     await this.waitForLogin(rec);
   }
 

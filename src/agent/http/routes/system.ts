@@ -20,7 +20,13 @@ export function systemRoutes(
         for (const r of deps.manager.list()) byState[r.state] = (byState[r.state] ?? 0) + 1;
         const pool = await deps.manager.storage.usage();
         reply.type('text/plain; version=0.0.4');
-        return deps.metrics.render({ branchesByState: byState, pool, lifecycle: deps.lifecycle?.stats(), proxy: deps.proxyStats?.() });
+        return deps.metrics.render({
+          branchesByState: byState,
+          pool,
+          lifecycle: deps.lifecycle?.stats(),
+          proxy: deps.proxyStats?.(),
+          captureLag: deps.captureLag?.(),
+        });
       },
     },
 
