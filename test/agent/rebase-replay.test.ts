@@ -238,6 +238,25 @@ describeWithPool('rebase replays a change log onto the parent (hand-written logs
     await expect(e.rebaser.rebase('nope')).rejects.toMatchObject({ status: 404, message: 'branch nope does not exist' });
   });
 
+  it('replayed DDL never gets superuser rights: a function that resets the role to escalate fails as the owner', async () => {
+    await e.manager.create({ name: 'sneaky' });
+    const fn = `CREATE FUNCTION grab() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RESET ROLE; ALTER ROLE vela_owner SUPERUSER; RETURN 1; END $$`;
+    await sql(uri('sneaky'), fn);
+    log.add('sneaky', [ddl(fn)]);
+    log.add('sneaky', [ddl('CREATE TABLE boom AS SELECT grab() AS x')]);
+    const err = await conflictOf('sneaky');
+    expect(err.details!.conflicts).toEqual([
+      expect.objectContaining({ kind: 'ddl_failed', message: expect.stringMatching(/permission denied|must be superuser/) }),
+    ]);
+    const su = await e.pg.withClient(
+      e.manager.get('sneaky').port,
+      async (c) => (await c.query("SELECT rolsuper FROM pg_roles WHERE rolname = 'vela_owner'")).rows,
+    );
+    expect(su).toEqual([{ rolsuper: false }]);
+    // The grant the replay had is gone with its volume; the branch's owner never had it.
+    expect(await sql(uri('sneaky'), 'SELECT count(*)::int AS n FROM pg_parameter_acl')).toEqual([{ n: 0 }]);
+  });
+
   it('tables without a key are refused before anything is replayed, each named', async () => {
     await e.manager.create({ name: 'keyless' });
     await sql(uri('keyless'), "CREATE TABLE bag (v text); INSERT INTO bag VALUES ('a'); UPDATE bag SET v = 'b'");

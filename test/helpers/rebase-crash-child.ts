@@ -2,7 +2,7 @@
  * A separate process that opens the engine on a test's data dir and rebases one branch, killing
  * itself with SIGKILL at the named step (a real kill -9 of the process holding the engine).
  *
- *   VELA_CHILD_OPTS=<engine options JSON> VELA_CHILD_LOG=<change log JSON file> VELA_CHILD_BRANCH=name VELA_CHILD_CRASH_AT=step node rebase-crash-child.ts
+ *   VELA_CHILD_OPTS=<engine options JSON> [VELA_CHILD_LOG=<change log JSON file>] VELA_CHILD_BRANCH=name VELA_CHILD_CRASH_AT=step node rebase-crash-child.ts
  */
 import { readFileSync } from 'node:fs';
 import { openEngine } from '../../src/agent/engine.ts';
@@ -15,21 +15,27 @@ const env = (k: string): string => {
   return v;
 };
 const options = JSON.parse(env('VELA_CHILD_OPTS')) as EngineOptions;
-const log = JSON.parse(readFileSync(env('VELA_CHILD_LOG'), 'utf8')) as CapturedTransaction[];
+// With a log file: that hand-written log instead of the engine's own change capture.
+const logFile = process.env.VELA_CHILD_LOG;
+const log = logFile ? (JSON.parse(readFileSync(logFile, 'utf8')) as CapturedTransaction[]) : null;
 const crashAt = env('VELA_CHILD_CRASH_AT');
 
 const engine = await openEngine({
   ...options,
   log: () => {},
-  capture: {
-    reader: {
-      async *transactions() {
-        for (const tx of log) yield await Promise.resolve(tx);
-      },
-      counts: () => Promise.resolve([]),
-    },
-    install: async () => {},
-  },
+  ...(log
+    ? {
+        capture: {
+          reader: {
+            async *transactions() {
+              for (const tx of log) yield await Promise.resolve(tx);
+            },
+            counts: () => Promise.resolve([]),
+          },
+          install: async () => {},
+        },
+      }
+    : {}),
   onStep: (step) => {
     if (step === crashAt) process.kill(process.pid, 'SIGKILL');
   },

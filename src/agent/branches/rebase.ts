@@ -1,5 +1,6 @@
 import type { QualifiedName } from '../capture/change-log-types.ts';
-import { adminTarget, rotateCredentials } from '../provisioner/credentials.ts';
+import pg from 'pg';
+import { adminTarget, probeHost, rotateCredentials } from '../provisioner/credentials.ts';
 import { snapshotBranch } from '../provisioner/snapshot.ts';
 import { toApiError } from '../provisioner/failures.ts';
 import { replay, ReplayConflict } from '../rebase/replay.ts';
@@ -83,6 +84,8 @@ export class BranchRebaser {
     if (!rec.parent) throw conflict(`branch ${rec.name} has no parent to rebase onto`);
     if (rec.mask) throw conflict(`branch ${rec.name} is a masked template: refresh rebuilds it through its masking SQL; rebase cannot`);
     if (rec.standby) throw conflict(`branch ${rec.name} is a streaming replica: it has no changes of its own`);
+    if (this.parts.pg.bins.major < 15)
+      throw conflict('rebase needs PostgreSQL 15 or newer (the replay is granted session_replication_role)');
     if (rec.state !== 'ready' && rec.state !== 'stopped')
       throw conflict(`branch ${rec.name} is ${rec.state}; only a ready or stopped branch can be rebased`);
     if (registry.children(rec.name).length > 0 && storage.kind === 'zfs') {
@@ -140,11 +143,19 @@ export class BranchRebaser {
     await pg.writeHba(dir, { superuser: rec.superuser, open: false });
     await provisioner.startOnFreePort(tmp, dir, noPersist);
     await this.step('rebase-started', rec.name);
-    // The owner role with the branch's own password; TCP stays closed until the swap.
+    // The owner role with the branch's own password, let in over TCP (the replay logs in as it) and
+    // allowed session_replication_role for the replay only.
     await rotateCredentials(pg, adminTarget(tmp), rec, async () => {}, { takeOwnership: parent.standby === true });
+    const grant = (verb: 'GRANT' | 'REVOKE') =>
+      pg.withClient(adminTarget(tmp), (c) =>
+        c.query(`${verb} SET ON PARAMETER session_replication_role ${verb === 'GRANT' ? 'TO' : 'FROM'} ${c.escapeIdentifier(rec.user)}`),
+      );
+    await grant('GRANT');
+    await this.swap.setTcp(tmp, true);
     const afterTransaction = (seq: number) => this.step(`rebase-replayed-tx-${seq}`, rec.name);
     const log = capture.reader.transactions(rec.name);
-    const done = await pg.withClient(adminTarget(tmp), (c) => replay(c, log, { afterTransaction }), rec.database);
+    const done = await asOwner(tmp, provisioner.settings(tmp).listen, (c) => replay(c, log, { afterTransaction }));
+    await grant('REVOKE');
     this.parts.log('info', `rebase of ${rec.name}: replayed ${done.transactions} transactions (${done.changes} changes)`, {
       branch: rec.name,
     });
@@ -168,6 +179,25 @@ export class BranchRebaser {
 
   private async step(step: string, name: string): Promise<void> {
     if (this.parts.onStep) await this.parts.onStep(step, name);
+  }
+}
+
+/** A session logged in as the branch's owner role over TCP (the replay's: no superuser rights to reach). */
+async function asOwner<T>(rec: BranchRecord, listen: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({
+    host: probeHost(listen),
+    port: rec.port,
+    user: rec.user,
+    password: rec.password,
+    database: rec.database,
+    application_name: 'vela-agent',
+  });
+  c.on('error', () => {});
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end().catch(() => {});
   }
 }
 

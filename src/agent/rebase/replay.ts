@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { CapturedTransaction, Change, ColumnValue, QualifiedName } from '../capture/change-log-types.ts';
 import type { RebaseConflict } from '../../core/api/index.ts';
-import { OWNER_ROLE } from '../postgres/roles.ts';
 import { currentRow, quoteTable, tableLabel, tableShape, TypeCasts } from './catalog.ts';
 import type { TableShape } from './catalog.ts';
 import { describeChange } from './statements.ts';
@@ -34,10 +33,12 @@ export interface ReplayResult {
 const UNIQUE_VIOLATION = '23505';
 
 /**
- * Applies a branch's change log to a database (the parent's current state, superuser over the
- * socket), each logged transaction in one transaction of its own: DDL as the logged role (never a
- * superuser) with the logged search_path; rows by key with parameters cast to their logged types.
- * session_replication_role=replica: triggers (and capture's own event trigger) stay quiet, since
+ * Applies a branch's change log to a database (the parent's current state), each logged transaction
+ * in one transaction of its own. `c` is logged in as the branch's owner role, never a superuser:
+ * nothing replayed (a DDL, a function an index or default calls) gets more rights than it had in the
+ * branch. DDL runs as the logged role where the owner may become it, with the logged search_path;
+ * rows are found by key, parameters cast to their logged types. session_replication_role=replica
+ * (granted to the owner for the replay only): triggers and capture's event trigger stay quiet, since
  * what they did in the branch was logged too. The first conflict throws a ReplayConflict.
  */
 export async function replay(
@@ -180,24 +181,37 @@ class Replayer {
   }
 
   private async ddl(change: Extract<Change, { kind: 'ddl' }>): Promise<void> {
-    const role = await this.ddlRole(change.role);
-    await this.c.query(`SET LOCAL ROLE ${this.c.escapeIdentifier(role)}`);
+    const switched = await this.setRole(change.role);
     await this.c.query("SELECT set_config('search_path', $1, true)", [change.searchPath]);
     try {
       await this.c.query(change.sql);
     } catch (err) {
       throw this.conflict('ddl_failed', change, null, null, null, (err as Error).message);
     }
-    await this.c.query("RESET ROLE; SELECT set_config('search_path', 'pg_catalog', true)");
+    await this.c.query(`${switched ? 'RESET ROLE; ' : ''}SELECT set_config('search_path', 'pg_catalog', true)`);
     // The DDL may have changed keys, columns and types.
     this.shapes.clear();
     this.casts.clear();
   }
 
-  /** The logged role when it exists here and is no superuser; else the owner role. */
-  private async ddlRole(logged: string): Promise<string> {
-    const r = await this.c.query<{ ok: boolean }>('SELECT NOT rolsuper AS ok FROM pg_roles WHERE rolname = $1', [logged]);
-    return r.rows[0]?.ok ? logged : OWNER_ROLE;
+  /**
+   * The logged role for a DDL when this session (the owner role) may become it and it is no
+   * superuser; otherwise the DDL runs as the owner. True when the role was switched.
+   */
+  private async setRole(logged: string): Promise<boolean> {
+    const r = await this.c.query<{ other: boolean }>(
+      'SELECT rolname <> current_user AS other FROM pg_roles WHERE rolname = $1 AND NOT rolsuper',
+      [logged],
+    );
+    if (!r.rows[0]?.other) return false;
+    await this.c.query('SAVEPOINT vela_role');
+    try {
+      await this.c.query(`SET LOCAL ROLE ${this.c.escapeIdentifier(logged)}`);
+      return true;
+    } catch {
+      await this.c.query('ROLLBACK TO SAVEPOINT vela_role');
+      return false;
+    }
   }
 
   private async insert(change: RowChange, shape: TableShape, plan: RowPlan): Promise<void> {
