@@ -121,3 +121,4 @@ function crashSuite(mode: 'log' | 'capture', steps: string[]): void {
 }
 
 crashSuite('log', STEPS);
+crashSuite('capture', ['rebase-replayed-tx-2', 'rebase-swapping', 'rebase-started-in-place']);
