@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +12,7 @@ import { startTestAgent } from '../helpers/agent-harness.ts';
 import type { TestAgent } from '../helpers/agent-harness.ts';
 import { processRunner } from '../../src/agent/runner.ts';
 import type { Branch, ConnectionInfo } from '../../src/core/api/index.ts';
+import { startupPacket, sslRequestPacket } from '../../src/agent/proxy/protocol.ts';
 
 const SSL_AND_DB = 'SELECT ssl, current_database() FROM pg_stat_ssl WHERE pid = pg_backend_pid()';
 
@@ -18,6 +21,33 @@ function psql(conninfo: string, sql: string, env: NodeJS.ProcessEnv = {}) {
   return processRunner(['psql', conninfo, '-X', '-Atc', sql], {
     allowFailure: true,
     env: { PATH: process.env.PATH, ...env },
+  });
+}
+
+/** What the proxy answers a raw TLS client: direct TLS (ALPN as given) or after an SSLRequest, then `send`. */
+async function tlsExchange(port: number, o: { sslRequest: boolean; alpn?: string[]; send: Buffer }): Promise<Buffer> {
+  const raw: Socket = connect({ host: '127.0.0.1', port });
+  await new Promise((r) => raw.once('connect', r));
+  if (o.sslRequest) {
+    raw.write(sslRequestPacket());
+    const answer = await new Promise<Buffer>((r) => raw.once('data', r));
+    expect(answer.toString()).toBe('S');
+  }
+  const secure = tlsConnect({ socket: raw, rejectUnauthorized: false, ALPNProtocols: o.alpn });
+  await new Promise((r) => secure.once('secureConnect', r));
+  secure.write(o.send);
+  return new Promise<Buffer>((resolve) => {
+    let got = Buffer.alloc(0);
+    const finish = () => {
+      secure.destroy();
+      resolve(got);
+    };
+    secure.on('data', (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length >= 5 && got.length >= 1 + got.readInt32BE(1)) finish(); // one whole message
+    });
+    secure.on('close', finish);
+    secure.on('error', finish);
   });
 }
 
@@ -110,6 +140,29 @@ describeWithPool('postgres proxy: one port, branch by database name, wake on con
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(`password authentication failed for user "${conn.user}"`);
     expect(agent.output()).not.toContain(conn.password);
+  });
+
+  it('direct TLS (sslnegotiation=direct, ALPN postgresql) reaches the branch; without ALPN, or garbage inside TLS, an ErrorResponse in TLS', async () => {
+    const startup = startupPacket(
+      3,
+      0,
+      new Map([
+        ['user', conn.user],
+        ['database', 'px-a'],
+      ]),
+    );
+    const direct = await tlsExchange(proxyPort, { sslRequest: false, alpn: ['postgresql'], send: startup });
+    // The branch's own AuthenticationSASL (R, code 10): its SCRAM exchange would follow.
+    expect(direct.toString('latin1', 0, 1)).toBe('R');
+    expect(direct.readInt32BE(5)).toBe(10);
+    const noAlpn = await tlsExchange(proxyPort, { sslRequest: false, send: startup });
+    expect(noAlpn.toString('latin1', 0, 1)).toBe('E');
+    expect(noAlpn.toString()).toContain('without ALPN protocol negotiation extension');
+    const bad = Buffer.alloc(8);
+    bad.writeInt32BE(99_999, 0);
+    const garbage = await tlsExchange(proxyPort, { sslRequest: true, send: bad });
+    expect(garbage.toString('latin1', 0, 1)).toBe('E');
+    expect(garbage.toString()).toContain('invalid length of startup packet');
   });
 
   it('an unknown branch or a database that names none gets a PostgreSQL FATAL that psql shows', async () => {

@@ -1,4 +1,5 @@
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import { announcedLength, ProtocolError } from './protocol.ts';
 
 /** The peer closed or broke the connection before sending what was expected: nothing to answer. */
@@ -6,6 +7,16 @@ export class PeerGoneError extends Error {
   constructor(what: string) {
     super(`${what} closed the connection`);
     this.name = 'PeerGoneError';
+  }
+}
+
+/** The client opened with a TLS handshake record (direct SSL, libpq 17+ sslnegotiation=direct). */
+export class DirectTlsStart extends Error {
+  /** What was read so far: the start of the ClientHello, to be handed to TLS. */
+  bytes: Buffer = Buffer.alloc(0);
+  constructor() {
+    super('direct TLS handshake');
+    this.name = 'DirectTlsStart';
   }
 }
 
@@ -48,6 +59,7 @@ export function readUntil(
       try {
         n = need(buf);
       } catch (err) {
+        if (err instanceof DirectTlsStart) err.bytes = buf;
         return done(err as Error);
       }
       if (n !== null && buf.length >= n) return done(null);
@@ -69,11 +81,41 @@ export function readUntil(
   });
 }
 
-/** One length-prefixed first packet (SSLRequest, GSSENCRequest, CancelRequest or StartupMessage). */
-export function readFirstPacket(socket: Duplex, pending: Buffer, timeoutMs: number): Promise<Read> {
-  return readUntil(socket, pending, (b) => (b.length < 4 ? null : announcedLength(b)), {
+/**
+ * One length-prefixed first packet (SSLRequest, GSSENCRequest, CancelRequest or StartupMessage).
+ * With `directTls`, a first byte 0x16 (a TLS handshake record) rejects with DirectTlsStart.
+ */
+export function readFirstPacket(socket: Duplex, pending: Buffer, timeoutMs: number, directTls = false): Promise<Read> {
+  const need = (b: Buffer) => {
+    if (directTls && b.length > 0 && b[0] === 0x16) throw new DirectTlsStart();
+    return b.length < 4 ? null : announcedLength(b);
+  };
+  return readUntil(socket, pending, need, {
     limit: 10_000,
     timeoutMs,
     what: 'startup packet',
   });
+}
+
+/**
+ * The socket as a stream that first yields `head` (bytes already read from it), for TLS to start
+ * on: a TLSSocket over a net.Socket reads its handle directly and would never see them.
+ */
+export function replayed(socket: Socket, head: Buffer): Duplex {
+  const stream = new Duplex({
+    read: () => void socket.resume(),
+    write: (chunk: Buffer, _enc, cb) => void socket.write(chunk, cb),
+    final: (cb) => void socket.end(cb),
+    destroy: (err, cb) => {
+      socket.destroy(err ?? undefined);
+      cb(err);
+    },
+  });
+  stream.push(head);
+  socket.on('data', (chunk: Buffer) => {
+    if (!stream.push(chunk)) socket.pause();
+  });
+  socket.once('end', () => stream.push(null));
+  socket.once('close', () => stream.destroy());
+  return stream;
 }

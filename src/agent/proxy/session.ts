@@ -9,7 +9,7 @@ import type { CancelKeys } from './cancel-keys.ts';
 import { KeyDataWatcher } from './cancel-keys.ts';
 import { errorResponse, parseFirstPacket, ProtocolError, startupPacket } from './protocol.ts';
 import type { FirstPacket } from './protocol.ts';
-import { PeerGoneError, readFirstPacket } from './read.ts';
+import { DirectTlsStart, PeerGoneError, readFirstPacket, replayed } from './read.ts';
 import { SCHEME_HINT, targetOf } from './route.ts';
 import type { BranchWaker } from './wake.ts';
 
@@ -36,46 +36,61 @@ type Startup = Extract<FirstPacket, { kind: 'startup' }>;
 
 /** One client connection: negotiate, find and wake the branch, then splice until either side closes. */
 export async function runSession(client: Socket, d: SessionDeps): Promise<void> {
-  let sock: Duplex = client;
+  // The stream the client is on now: the socket, or TLS over it once negotiated (errors go there).
+  const at: { sock: Duplex } = { sock: client };
   try {
-    const first = await negotiate(client, d);
-    sock = first.sock;
+    const first = await negotiate(client, d, at);
     if (first.packet.kind === 'cancel') return await cancel(first.packet, d, client);
-    await proxyStartup(sock, first.packet, first.rest, first.tls, d);
+    await proxyStartup(at.sock, first.packet, first.rest, first.tls, d);
   } catch (err) {
     if (err instanceof PeerGoneError) return void client.destroy();
     const e = toClientError(err);
     if (e.log) d.log('warn', `proxy: ${e.log}`);
     d.refused(e.sqlState);
-    refuse(sock, e);
+    refuse(at.sock, e);
   }
 }
 
 /** Reads first packets until a StartupMessage or CancelRequest, answering SSLRequest and GSSENCRequest. */
-async function negotiate(client: Socket, d: SessionDeps) {
-  let sock: Duplex = client;
+async function negotiate(client: Socket, d: SessionDeps, at: { sock: Duplex }) {
   let tls = false;
   let pending = Buffer.alloc(0);
   for (let round = 0; round < 3; round++) {
-    const { data, rest } = await readFirstPacket(sock, pending, d.startupTimeoutMs);
+    let read;
+    try {
+      read = await readFirstPacket(at.sock, pending, d.startupTimeoutMs, !tls);
+    } catch (err) {
+      if (!(err instanceof DirectTlsStart)) throw err;
+      // Direct SSL (sslnegotiation=direct): the handshake starts at once, ALPN "postgresql" required as postgres does.
+      const secure = await startTls(replayed(client, err.bytes), d);
+      at.sock = secure;
+      if (secure.alpnProtocol !== 'postgresql') {
+        // Answered inside TLS, as postgres does: a direct TLS client must offer ALPN "postgresql".
+        throw new ProtocolError('08P01', 'received direct SSL connection request without ALPN protocol negotiation extension');
+      }
+      tls = true;
+      pending = Buffer.alloc(0);
+      continue;
+    }
+    const { data, rest } = read;
     const packet = parseFirstPacket(data);
-    if (packet.kind === 'startup' || packet.kind === 'cancel') return { sock, packet, rest, tls };
+    if (packet.kind === 'startup' || packet.kind === 'cancel') return { packet, rest, tls };
     if (tls) throw new ProtocolError('08P01', 'unsupported encryption request inside TLS');
     // Bytes sent before the TLS handshake could be injected by anyone on the path (CVE-2021-23214).
     if (rest.length) throw new ProtocolError('08P01', 'received unencrypted data after SSL or GSSAPI encryption request');
     if (packet.kind === 'gssenc') {
-      sock.write('N'); // no GSSAPI encryption: libpq goes on with SSL or plaintext
+      at.sock.write('N'); // no GSSAPI encryption: libpq goes on with SSL or plaintext
       continue;
     }
-    sock.write('S');
-    sock = await startTls(client, d);
+    at.sock.write('S');
+    at.sock = await startTls(client, d);
     tls = true;
     pending = Buffer.alloc(0);
   }
   throw new ProtocolError('08P01', 'expected a startup message after the encryption requests');
 }
 
-function startTls(client: Socket, d: SessionDeps): Promise<TLSSocket> {
+function startTls(client: Duplex, d: SessionDeps): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const secure = new TLSSocket(client, { isServer: true, secureContext: d.secureContext, ALPNProtocols: ['postgresql'] });
     const timer = setTimeout(() => {
