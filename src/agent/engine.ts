@@ -253,8 +253,8 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     lifecycle,
     builder,
     rebaser,
-    // Row counts come from the same change log rebase replays.
-    differ: new BranchDiffer({ manager, pg, changeLog: opts.capture?.reader ?? null }),
+    // Row counts come from the change log rebase replays (a test's own when it hands one in).
+    differ: new BranchDiffer({ manager, pg, changeLog: opts.capture !== undefined ? (opts.capture?.reader ?? null) : capture }),
     pg,
     storage,
     tls,

@@ -125,6 +125,30 @@ describeWithPool('schema and data diff of a branch against its parent (real post
     expect(again.body.objects).toEqual({});
   });
 
+  it('data: rows the branch inserted, updated and deleted, per table, from its change log; ?rows=N samples keys', async () => {
+    await sql(
+      uriOf(e, 'feature'),
+      `INSERT INTO items (id, sku, price) SELECT g, 'SKU-' || g, g FROM generate_series(1, 5) g;
+       UPDATE users SET nickname = 'n' || id WHERE id <= 3;
+       DELETE FROM users WHERE id IN (19, 20);
+       UPDATE items SET price = price + 1 WHERE id = 1;`,
+    );
+    const r = await diff('feature');
+    const counts = Object.fromEntries(
+      (r.body.data as { table: { schema: string; name: string }; inserted: number; updated: number; deleted: number }[]).map((t) => [
+        `${t.table.schema}.${t.table.name}`,
+        [t.inserted, t.updated, t.deleted],
+      ]),
+    );
+    // users' rows from before the fork are main's: only what the branch did counts.
+    expect(counts).toEqual({ 'public.items': [5, 1, 0], 'public.users': [0, 3, 2] });
+    expect(JSON.stringify(r.body.data)).not.toMatch(/_vela|sample/);
+    const sampled = await diff('feature', '?rows=2');
+    const users = sampled.body.data.find((t: { table: { name: string } }) => t.table.name === 'users');
+    expect(users.sample).toHaveLength(2);
+    expect(Object.keys(users.sample[0])).toEqual(['id']);
+  });
+
   it('a dropped column and a changed column type come out as ALTERs the parent accepts', async () => {
     await sql(
       uriOf(e, 'feature'),

@@ -1,10 +1,11 @@
+import { CAPTURE_SCHEMA } from '../capture/install-sql.ts';
 import type pg from 'pg';
 
 /**
  * Schemas the agent owns inside a branch (change capture's log and triggers): never part of a
  * user's diff. Extension members and PostgreSQL's own schemas are left out as well.
  */
-export const AGENT_SCHEMAS = ['_vela'];
+export const AGENT_SCHEMAS = [CAPTURE_SCHEMA];
 
 /** One object of a database as PostgreSQL itself renders it; `def` decides "changed". */
 export interface CatalogObject {
