@@ -5,6 +5,12 @@ import type { TestEngine } from '../helpers/engine-harness.ts';
 import { checksum, FEATURE_WORK, PARENT_MOVES_ON, PARENT_SEED } from '../helpers/rebase-log.ts';
 import { connectionInfo } from '../../src/agent/branches/connection.ts';
 import type { VelaError } from '../../src/core/errors.ts';
+import { join } from 'node:path';
+import { buildServer } from '../../src/agent/http/build-server.ts';
+import { createAuthenticator } from '../../src/agent/auth/authenticator.ts';
+import { AuditLog } from '../../src/agent/audit.ts';
+import { Metrics } from '../../src/agent/metrics.ts';
+import { runCli } from '../cli/helpers.ts';
 
 /** The issue's scenario and conflicts end to end: the branch's owner writes over TCP, capture logs it, rebase replays it. */
 describeWithPool('rebase with real change capture (owner role writes, logical decoding, real postgres)', () => {
@@ -80,5 +86,45 @@ describeWithPool('rebase with real change capture (owner role writes, logical de
     expect(c).toMatchObject({ kind: 'ddl_failed' });
     expect(c.statement).toMatch(/ADD COLUMN colour/i);
     expect(c.message).toMatch(/already exists/);
+  });
+
+  it('the CLI over HTTP: vela-branch rebase succeeds, then lists a conflict and exits 1 leaving the branch as it was', async () => {
+    const token = 'admin-token-for-rebase-cli-test-1';
+    const server = buildServer({
+      manager: e.manager,
+      builder: e.builder,
+      rebaser: e.rebaser,
+      auth: createAuthenticator({ adminToken: token, tokens: [] }),
+      audit: new AuditLog(join(e.dataDir, 'state', 'audit.jsonl')),
+      metrics: new Metrics(),
+      publicHost: '127.0.0.1',
+      version: 'test',
+    });
+    await server.listen({ host: '127.0.0.1', port: 0 });
+    const addr = server.server.address() as { port: number };
+    const env = { VELA_AGENT_URL: `http://127.0.0.1:${addr.port}`, VELA_TOKEN: token };
+    try {
+      await e.manager.create({ name: 'cli-1' });
+      await sql(uri('cli-1'), "INSERT INTO items (id, name) VALUES (900, 'cli')");
+      await sql(uri('main'), "INSERT INTO items (id, name) VALUES (901, 'main')");
+      const ok = await runCli(['rebase', 'cli-1'], { env });
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toMatch(/^✓ rebased cli-1 onto main in [\d.]+ (ms|s) \(agent\) · port \d+\n$/);
+      expect((await ids('cli-1')).slice(-2)).toEqual([900, 901]);
+
+      await sql(uri('cli-1'), "INSERT INTO items (id, name) VALUES (902, 'cli')");
+      await sql(uri('main'), "INSERT INTO items (id, name) VALUES (902, 'main')");
+      const sum = await checksum(uri('cli-1'));
+      const refused = await runCli(['rebase', 'cli-1'], { env });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/rebase of cli-1 stopped at change log transaction \d+: insert_exists on public\.items/);
+      expect(refused.stderr).toContain('  ✗ insert_exists on public.items: the parent already has this key');
+      expect(refused.stderr).toContain('      key: id=902');
+      expect(refused.stderr).toMatch(/parent now: id=902, name=main/);
+      expect(refused.stderr).toContain('  the branch was left exactly as it was');
+      expect(await checksum(uri('cli-1'))).toBe(sum);
+    } finally {
+      await server.close();
+    }
   });
 });
