@@ -53,6 +53,7 @@ export function renderDiffText(name: string, diff: DiffResult): string[] {
     }
   } else schema.push(...diff.summary.map((l) => `  • ${l}`));
   if (schema.length) out.push('', 'Schema:', ...schema);
+  if (!diff.data && diff.dataNote) out.push('', `Rows changed: not available (${diff.dataNote})`);
   if (diff.data?.length) {
     const rows = diff.data.map((t) => [`${t.table.schema}.${t.table.name}`, String(t.inserted), String(t.updated), String(t.deleted)]);
     const head = ['TABLE', 'INSERTED', 'UPDATED', 'DELETED'];

@@ -11,6 +11,7 @@ import { AuditLog } from '../../src/agent/audit.ts';
 import { Metrics } from '../../src/agent/metrics.ts';
 import { diffResult } from '../../src/core/api/responses.ts';
 import { BranchDiffer } from '../../src/agent/diff/branch-diff.ts';
+import { VelaError } from '../../src/core/errors.ts';
 import type { ChangeLogReader } from '../../src/agent/capture/change-log-types.ts';
 
 const ADMIN = 'diff-test-admin-token-0123456789';
@@ -213,6 +214,18 @@ describeWithPool('schema and data diff of a branch against its parent (real post
       { branch: 'feature', sample: 0 },
       { branch: 'feature', sample: 3 },
     ]);
-    expect((await new BranchDiffer({ manager: e.manager, pg: e.pg }).diff('feature')).data).toBeNull();
+    expect(await new BranchDiffer({ manager: e.manager, pg: e.pg }).diff('feature')).toMatchObject({
+      data: null,
+      dataNote: 'this agent captures no changes',
+    });
+    // A branch without a usable change log (capture answers 409) still gets its schema diff.
+    const refusing: ChangeLogReader = {
+      ...reader,
+      counts: () =>
+        Promise.reject(new VelaError('conflict', 409, 'branch feature has no change log (made before change capture existed): reset it')),
+    };
+    const r = await new BranchDiffer({ manager: e.manager, pg: e.pg, changeLog: refusing }).diff('feature');
+    expect(r).toMatchObject({ data: null, dataNote: expect.stringMatching(/made before change capture existed/) as unknown });
+    expect(r).toMatchObject({ parent: 'main', sql: '', summary: [] }); // the schema diff is answered all the same
   });
 });

@@ -51,6 +51,13 @@ describe('the diff as markdown (PR comments and replies)', () => {
       '🗄️ Database diff of `pr-7`: no schema changes against main; no rows changed since the fork\n',
     );
     expect(diffHeadline({ ...none, data: null })).toBe('no schema changes against main');
+    const noLog = renderDiffMarkdown(
+      { ...small, data: null, dataNote: 'branch pr-7 has no change log (made before change capture existed): reset it to start capturing' },
+      { branch: 'pr-7', collapsed: true, maxChars: 60_000 },
+    );
+    expect(noLog).toContain(
+      '_Rows changed: not available (branch pr-7 has no change log (made before change capture existed): reset it to start capturing)._',
+    );
   });
 
   it('a migration far over the limit is cut at a statement, says how much is missing, and stays under the limit', () => {

@@ -2,7 +2,7 @@ import { VelaError } from '../../core/errors.ts';
 import type { DiffResult } from '../../core/api/responses.ts';
 import type { BranchManager } from '../branches/manager.ts';
 import type { BranchRecord } from '../branches/registry.ts';
-import type { ChangeLogReader } from '../capture/change-log-types.ts';
+import type { ChangeLogReader, TableChangeCounts } from '../capture/change-log-types.ts';
 import type { PostgresControl } from '../postgres/instance.ts';
 import { adminTarget } from '../provisioner/credentials.ts';
 import { readCatalog } from './catalog.ts';
@@ -35,14 +35,26 @@ export class BranchDiffer {
     for (const r of [parent, rec]) running(r, name);
     const [from, to] = await Promise.all([this.catalog(parent, rec.database, name), this.catalog(rec, rec.database, name)]);
     const schema = diffCatalogs(from, to);
-    const data = this.parts.changeLog ? await this.parts.changeLog.counts(name, { sample: opts.rows ?? 0 }) : null;
+    const { data, note } = await this.counts(name, opts.rows ?? 0);
     return {
       parent: parent.name,
       sql: schema.statements.length ? `${schema.statements.join('\n\n')}\n` : '',
       summary: schema.summary,
       objects: schema.objects,
       data: data?.map((t) => (opts.rows ? t : { table: t.table, inserted: t.inserted, updated: t.updated, deleted: t.deleted })) ?? null,
+      ...(note ? { dataNote: note } : {}),
     };
+  }
+
+  /** The change log's counts; a branch without a usable log (409 from capture) still gets its schema diff. */
+  private async counts(name: string, sample: number): Promise<{ data: TableChangeCounts[] | null; note?: string }> {
+    if (!this.parts.changeLog) return { data: null, note: 'this agent captures no changes' };
+    try {
+      return { data: await this.parts.changeLog.counts(name, { sample }) };
+    } catch (err) {
+      if (err instanceof VelaError && err.status === 409) return { data: null, note: err.message };
+      throw err;
+    }
   }
 
   private async catalog(rec: BranchRecord, database: string, diffed: string): Promise<Catalog> {

@@ -125,6 +125,7 @@ export const diffResult = z
     data: z.array(tableChangeCounts).nullable().optional().meta({
       description: 'rows the branch inserted, updated and deleted since its fork, per table; null: no change log for this branch',
     }),
+    dataNote: z.string().optional().meta({ description: 'why data is null, e.g. a branch made before change capture existed' }),
   })
   .meta({ id: 'DiffResult' });
 export type DiffResult = z.infer<typeof diffResult>;

@@ -65,6 +65,7 @@ function render(diff: DiffResult, opts: DiffMarkdownOptions, schemaCap: number, 
     if (lines.length > schemaCap) body.push(`- … and ${plural(lines.length - schemaCap, 'more change')}`);
     body.push('');
   }
+  if (!diff.data && diff.dataNote && dataCap > 0) body.push(`_Rows changed: not available (${escapeHtml(scrub(diff.dataNote))})._`, '');
   if (diff.data?.length && dataCap > 0) {
     const samples = diff.data.some((t) => t.sample?.length);
     body.push('**Rows changed since the fork**', '');
