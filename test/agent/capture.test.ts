@@ -53,6 +53,22 @@ describeWithPool('change capture on a real branch', () => {
     expect(record.state).toBe('ready');
   });
 
+  it('gives main the objects dormant (no slot, no trigger work), so its next branches only add their slot', async () => {
+    const deadline = Date.now() + 10_000;
+    const hasSchema = async () => (await adminSql(e, 'main', "SELECT 1 FROM pg_namespace WHERE nspname = '_vela'")).length > 0;
+    while (!(await hasSchema()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await hasSchema()).toBe(true);
+    expect(await adminSql(e, 'main', 'SELECT slot_name FROM pg_replication_slots')).toEqual([]);
+    await sql(uriOf(e, 'main'), 'CREATE TABLE main_only (id int PRIMARY KEY)');
+    expect(await adminSql(e, 'main', "SELECT relreplident FROM pg_class WHERE relname = 'main_only'")).toEqual([{ relreplident: 'd' }]);
+    expect(await adminSql(e, 'main', 'SELECT count(*)::int AS n FROM _vela.ddl_log')).toEqual([{ n: 0 }]);
+    await e.manager.create({ name: 'second' });
+    expect(await adminSql(e, 'second', "SELECT relreplident FROM pg_class WHERE relname = 'main_only'")).toEqual([{ relreplident: 'f' }]);
+    await sql(uriOf(e, 'second'), 'CREATE TABLE t2 (id int PRIMARY KEY)');
+    expect(changesOf(await all(e, 'second')).map((c) => c.kind === 'ddl' && c.sql)).toEqual(['CREATE TABLE t2 (id int PRIMARY KEY)']);
+    await e.manager.delete('second');
+  });
+
   it('logs DDL by the owner role and row changes in commit order, with their values', async () => {
     const uri = uriOf(e, 'feat');
     await sql(

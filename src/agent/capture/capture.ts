@@ -7,7 +7,7 @@ import type { LogFn } from '../logger.ts';
 import { conflict, notFound } from '../../core/errors.ts';
 import type { CapturedTransaction, ChangeLogReader, TableChangeCounts } from './change-log-types.ts';
 import { ChangeLogStore } from './change-log.ts';
-import { hasSlot, installCapture, newSlotName } from './install.ts';
+import { hasSlot, installCapture, installDormant, newSlotName } from './install.ts';
 import { CaptureLostError, drainSlot } from './drain.ts';
 import { countChanges } from './counts.ts';
 
@@ -60,11 +60,13 @@ export class Capture implements ChangeLogReader {
   async install(rec: BranchRecord, opts: { keepLog?: boolean } = {}): Promise<void> {
     await this.lock(rec.name, async () => {
       const kept = opts.keepLog ? await this.store.meta(rec.name) : null;
-      if (!kept) await this.store.remove(rec.name);
+      // The old log goes while the branch's postgres does its part.
+      const removing = kept ? Promise.resolve() : this.store.remove(rec.name);
+      removing.catch(() => {});
       this.lags.delete(rec.name);
       this.backoff.delete(rec.name);
       const slot = newSlotName();
-      const installed = await this.parts.pg.withClient(
+      const installing = this.parts.pg.withClient(
         { port: rec.port, superuser: rec.superuser },
         async (c) => {
           // Run again after a crash: the slot it made is there, the log already tied to it.
@@ -73,7 +75,9 @@ export class Capture implements ChangeLogReader {
         },
         rec.database,
       );
+      const [installed] = await Promise.all([installing, removing]);
       if (!installed) return;
+      if (!installed.inherited) this.prepareParentLater(rec);
       if (kept) await this.store.carryOver(rec.name, { slot, forkLsn: installed.forkLsn });
       else {
         await this.store.reset(rec.name, {
@@ -84,6 +88,24 @@ export class Capture implements ChangeLogReader {
         });
       }
     });
+  }
+
+  /**
+   * After a branch had to get the objects itself: its parent, if it does not capture, gets them
+   * dormant, off the request path, so its next branches inherit them (about 40 ms less per create).
+   */
+  private prepareParentLater(rec: BranchRecord): void {
+    const parent = rec.parent ? this.parts.registry.get(rec.parent) : undefined;
+    if (!parent || parent.state !== 'ready' || parent.standby || parent.mask || this.wants(parent)) return;
+    setTimeout(() => {
+      void this.lock(parent.name, () =>
+        this.parts.pg.withClient(
+          { port: parent.port, superuser: parent.superuser },
+          (c) => installDormant(c, { superuser: parent.superuser ?? SUPERUSER }),
+          parent.database,
+        ),
+      ).catch((e) => this.parts.log('warn', `capture: could not prepare ${parent.name} for its branches: ${(e as Error).message}`));
+    }, 100).unref();
   }
 
   /**

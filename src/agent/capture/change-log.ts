@@ -59,9 +59,8 @@ export class ChangeLogStore {
     const dir = this.dir(branch);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { mode: 0o700 });
-    const fh = await open(join(dir, LOG), 'w', 0o600);
-    await fh.sync();
-    await fh.close();
+    // Empty: a crash that loses it loses nothing (a missing log reads as empty); meta's fsyncs follow.
+    await (await open(join(dir, LOG), 'w', 0o600)).close();
     this.tails.set(branch, { seq: 0, lsn: 0n, bytes: 0 });
     await this.writeMeta(branch, { version: 1, ...meta });
   }

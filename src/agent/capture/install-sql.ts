@@ -12,7 +12,7 @@ export const SLOT_PREFIX = 'vela_capture_';
 export const DDL_LOG = 'ddl_log';
 export const SEQ_STATE = 'seq_state';
 /** Bumped when the objects below change: a branch inheriting an older version gets them replaced. */
-export const CAPTURE_VERSION = 1;
+export const CAPTURE_VERSION = 2;
 /** The reserved schema's comment: says which version of the objects it holds. */
 export const VERSION_COMMENT = `vela-branch change capture (version ${CAPTURE_VERSION})`;
 
@@ -91,6 +91,11 @@ BEGIN
   -- Our own ALTER TABLE below fires this trigger again: not a command of the branch's.
   IF v_busy IS NOT NULL AND v_busy OPERATOR(pg_catalog.=) 'on' THEN RETURN; END IF;
   PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+  -- Dormant where no branch slot exists (a parent holding the objects for its children to inherit).
+  IF NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name LIKE '${SLOT_PREFIX}%') THEN
+    PERFORM set_config('search_path', v_sp, true);
+    RETURN;
+  END IF;
   -- The agent's own DDL on a branch (its sessions are the superuser's) is not the branch's.
   IF current_setting('vela.capture', true) = 'off' AND (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
     PERFORM set_config('search_path', v_sp, true);

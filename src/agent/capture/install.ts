@@ -33,7 +33,7 @@ END
 $full$`;
 
 /** The objects of installSql(), unless this version of them is already there (a branch of a branch). */
-function ensureObjects(superuser: string): string {
+export function ensureObjects(superuser: string): string {
   return `
 DO $ensure$
 BEGIN
@@ -61,6 +61,17 @@ export async function hasSlot(c: pg.Client, slot: string): Promise<boolean> {
 export interface Installed {
   /** The slot's starting point: this branch's fork in its own WAL. */
   forkLsn: string;
+  /** The reserved schema's objects came with the snapshot (the parent has them). */
+  inherited: boolean;
+}
+
+/**
+ * The objects alone, without a slot, in a parent that does not capture (the root `main`): dormant
+ * there (the event trigger does nothing without a branch slot), inherited by every branch made from
+ * it afterwards, which then only adds its slot. A rebuilt `main` gets them again at the next create.
+ */
+export async function installDormant(c: pg.Client, opts: { superuser: string }): Promise<void> {
+  await c.query(["SET vela.capture = 'off'", 'SET synchronous_commit = off', ensureObjects(opts.superuser)].join(';\n'));
 }
 
 /**
@@ -77,6 +88,9 @@ export async function installCapture(c: pg.Client, opts: { superuser: string; sl
       "SET vela.capture = 'off'",
       'SET synchronous_commit = off',
       'BEGIN',
+      // Whether the objects were there already (inherited): if not, the parent is given them for next time.
+      `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_description d JOIN pg_catalog.pg_namespace n ON n.oid = d.objoid
+         WHERE d.classoid = 'pg_catalog.pg_namespace'::regclass AND n.nspname = '${CAPTURE_SCHEMA}' AND d.description = '${VERSION_COMMENT}') AS inherited`,
       // A snapshot of a running parent copies its slots (pg_replslot): none of them is this branch's.
       'SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots',
       ensureObjects(opts.superuser),
@@ -86,6 +100,6 @@ export async function installCapture(c: pg.Client, opts: { superuser: string; sl
       'COMMIT',
       `SELECT lsn::text FROM pg_catalog.pg_create_logical_replication_slot(${c.escapeLiteral(opts.slot)}, '${PLUGIN}')`,
     ].join(';\n'),
-  )) as unknown as Array<pg.QueryResult<{ lsn: string }>>;
-  return { forkLsn: results[results.length - 1].rows[0].lsn };
+  )) as unknown as Array<pg.QueryResult<{ lsn: string; inherited: boolean }>>;
+  return { forkLsn: results[results.length - 1].rows[0].lsn, inherited: results[3].rows[0].inherited };
 }
