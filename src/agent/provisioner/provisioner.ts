@@ -142,7 +142,9 @@ export class Provisioner {
     await this.step('started', rec.name);
     // Change capture goes in beside the credentials' work (its slot creation mostly waits on WAL
     // flushes) and is awaited before TCP opens: the first client change is caught.
-    const capture = this.parts.capture?.wants(rec) ? this.parts.capture : null;
+    // Not with a `prepare` (a template's masking): a slot or an open install would keep the unmasked
+    // row versions alive past the scrub, and the log would hold them.
+    const capture = !prepare && this.parts.capture?.wants(rec) ? this.parts.capture : null;
     const installing = capture ? capture.install(rec) : Promise.resolve();
     installing.catch(() => {}); // awaited below
     try {

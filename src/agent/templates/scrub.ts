@@ -57,6 +57,7 @@ export async function scrubDatabase(c: pg.Client, host: ScrubHost): Promise<Scru
   const bytesBefore = await size();
   // Workers that started before the mask committed sample old values; new ones see masked rows.
   await c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'");
+  await assertNothingHoldsOldRows(c);
   let t = performance.now();
   await c.query('VACUUM (FULL)');
   const rewrite = performance.now() - t;
@@ -74,6 +75,22 @@ export async function scrubDatabase(c: pg.Client, host: ScrubHost): Promise<Scru
     pgStatStatementsReset,
     ms: { rewrite: Math.round(rewrite), analyze: Math.round(analyze), wal: Math.round(performance.now() - t) },
   };
+}
+
+/**
+ * A replication slot, or another session with a snapshot, made before the mask committed would keep
+ * the replaced row versions alive through VACUUM FULL (copied as "recently dead"): refuse to scrub then.
+ */
+async function assertNothingHoldsOldRows(c: pg.Client): Promise<void> {
+  const r = await c.query<{ slots: string; sessions: string }>(
+    `SELECT (SELECT count(*) FROM pg_replication_slots) AS slots,
+            (SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'
+               AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL)) AS sessions`,
+  );
+  const { slots, sessions } = r.rows[0];
+  if (Number(slots) > 0 || Number(sessions) > 0) {
+    throw new Error(`${slots} replication slot(s) and ${sessions} other session(s) with an open snapshot would keep unmasked rows`);
+  }
 }
 
 /** Server logs must not land in the data directory (vela.conf turns the collector off; check it stayed off). */
