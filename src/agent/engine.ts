@@ -90,6 +90,12 @@ export interface Engine {
   /** What recovery set aside instead of acting on it (GET /v1/doctor). */
   doctor(): Promise<DoctorReport>;
   close(opts?: { stopBranches?: boolean }): Promise<void>;
+  /**
+   * Stops the engine's timers and touches nothing else: what a killed agent leaves behind. Crash
+   * tests call it before another engine (or a child process) takes the data dir over, so a
+   * forgotten in-process engine never drains or sweeps with a registry that is no longer true.
+   */
+  detach(): void;
 }
 
 export const consoleLog: LogFn = (level, msg) => {
@@ -262,6 +268,10 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     dataDir,
     changes: capture,
     doctor: () => doctorReport({ registry, storage }),
+    detach() {
+      lifecycle.stopSweeping();
+      capture.stopDraining();
+    },
     async close(c = {}) {
       lifecycle.stopSweeping();
       // Everything committed so far goes into the change logs, whether branches stop or keep running.

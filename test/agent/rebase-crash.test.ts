@@ -44,6 +44,8 @@ function crashSuite(mode: 'log' | 'capture', steps: string[]): void {
       async function rebaseKilledAt(name: string, step: string): Promise<NodeJS.Signals | null> {
         const logFile = join(e.dataDir, `log-${name}.json`);
         if (mode === 'log') await writeFile(logFile, JSON.stringify(log.logs.get(name)));
+        // The child is the agent now: this engine's drainer must not read the branch the child swaps.
+        e.detach();
         const child = spawn(process.execPath, [CHILD], {
           env: {
             ...process.env,

@@ -53,6 +53,8 @@ function wrap(engine: Engine, options: EngineOptions): TestEngine {
     ...engine,
     options,
     async reopen(more: Partial<EngineOptions> = {}) {
+      // This engine stands for a process that died: its timers must not act on the next one's data.
+      engine.detach();
       return wrap(await openEngine({ ...options, ...more }), { ...options, ...more });
     },
     destroy: () => destroyDataDir(options.dataDir),

@@ -200,10 +200,15 @@ export class Capture implements ChangeLogReader {
     }
   }
 
-  /** Stops background draining after a last drain of every ready branch (agent shutdown). */
-  async close(): Promise<void> {
+  /** Stops background draining, draining nothing more. */
+  stopDraining(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  /** Stops background draining after a last drain of every ready branch (agent shutdown). */
+  async close(): Promise<void> {
+    this.stopDraining();
     for (const rec of this.parts.registry.all()) {
       if (rec.state === 'ready' && this.wants(rec)) await this.beforeStop(rec.name);
     }
