@@ -2,7 +2,7 @@ import type { AgentClient } from '../../core/client.ts';
 import type { DiffResult } from '../../core/api/index.ts';
 import { GITHUB_COMMENT_LIMIT, renderDiffMarkdown } from '../../core/workflows/diff-markdown.ts';
 import type { GitHubClient } from '../github/octokit.ts';
-import { upsertStickyComment, type StickyCommentResult } from '../github/sticky-comment.ts';
+import { tryStickyComment, type StickyCommentResult } from '../github/sticky-comment.ts';
 
 export interface DiffParams {
   branch: string;
@@ -58,22 +58,14 @@ export async function postDiff(params: DiffParams, deps: { agent: AgentClient; g
           ? 'no `github-token`'
           : null;
   if (!commentSkipped && params.pr && deps.github) {
-    try {
-      comment = await upsertStickyComment(deps.github, {
-        owner: params.pr.owner,
-        repo: params.pr.repo,
-        issueNumber: params.pr.number,
-        marker,
-        body: markdown,
-      });
-    } catch (err) {
-      const status = (err as { status?: number }).status;
-      if (status !== 403 && status !== 404) throw err;
-      commentSkipped = 'the token may not comment on this pull request';
-      warnings.push(
-        `could not write the PR comment (HTTP ${status}): give the job \`permissions: pull-requests: write\`; the diff is in the job summary`,
-      );
-    }
+    const posted = await tryStickyComment(
+      deps.github,
+      { owner: params.pr.owner, repo: params.pr.repo, issueNumber: params.pr.number, marker, body: markdown },
+      'diff',
+    );
+    comment = posted.comment;
+    commentSkipped = posted.skipped;
+    if (posted.warning) warnings.push(posted.warning);
   }
   return { diff, markdown, comment, commentSkipped, warnings };
 }

@@ -1,6 +1,6 @@
 import type { AgentClient } from '../../core/client.ts';
 import type { GitHubClient } from '../github/octokit.ts';
-import { upsertStickyComment, type StickyCommentResult } from '../github/sticky-comment.ts';
+import { tryStickyComment, type StickyCommentResult } from '../github/sticky-comment.ts';
 import { collectResults } from '../report/collect.ts';
 import type { TestCaseResult, Totals } from '../report/junit.ts';
 import type { Branch } from '../../core/api/index.ts';
@@ -125,23 +125,14 @@ export async function reportResults(params: ReportParams, deps: ReportDeps): Pro
   let comment: StickyCommentResult | null = null;
   let commentSkipped = whyNoComment(params, deps.github);
   if (!commentSkipped && params.pr && deps.github) {
-    try {
-      comment = await upsertStickyComment(deps.github, {
-        owner: params.pr.owner,
-        repo: params.pr.repo,
-        issueNumber: params.pr.number,
-        marker,
-        body: markdown,
-      });
-    } catch (err) {
-      const status = (err as { status?: number }).status;
-      if (status !== 403 && status !== 404) throw err;
-      // Read-only token (Dependabot, restricted default permissions): the summary still has it all.
-      commentSkipped = 'the token may not comment on this pull request';
-      warnings.push(
-        `could not write the PR comment (HTTP ${status}): give the job \`permissions: pull-requests: write\`; the report is in the job summary`,
-      );
-    }
+    const posted = await tryStickyComment(
+      deps.github,
+      { owner: params.pr.owner, repo: params.pr.repo, issueNumber: params.pr.number, marker, body: markdown },
+      'report',
+    );
+    comment = posted.comment;
+    commentSkipped = posted.skipped;
+    if (posted.warning) warnings.push(posted.warning);
   }
   return {
     markdown,

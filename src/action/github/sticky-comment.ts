@@ -57,3 +57,26 @@ export async function upsertStickyComment(octokit: GitHubClient, params: StickyC
   });
   return { action: 'created', id: data.id, url: data.html_url };
 }
+
+/**
+ * The sticky comment, or why there is none: a token that may not comment (403/404: Dependabot,
+ * restricted default permissions) is a skip with a warning naming the fix, not a failed step.
+ * `what` names what the job summary still holds ("report", "diff").
+ */
+export async function tryStickyComment(
+  octokit: GitHubClient,
+  p: StickyCommentParams,
+  what: string,
+): Promise<{ comment: StickyCommentResult | null; skipped: string | null; warning: string | null }> {
+  try {
+    return { comment: await upsertStickyComment(octokit, p), skipped: null, warning: null };
+  } catch (err) {
+    const status = (err as { status?: number }).status;
+    if (status !== 403 && status !== 404) throw err;
+    return {
+      comment: null,
+      skipped: 'the token may not comment on this pull request',
+      warning: `could not write the PR comment (HTTP ${status}): give the job \`permissions: pull-requests: write\`; the ${what} is in the job summary`,
+    };
+  }
+}
