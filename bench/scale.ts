@@ -135,6 +135,7 @@ async function main(): Promise<void> {
     ports: { api: base, proxy: base + 1, branches: { from: base + 2, to: base + 2 + args.branches + 50 } },
     poolGiB: Math.ceil(8 + args.sizeGb * 4 + args.branches * 0.1),
     maxRunning: args.running + 5,
+    quota: args.quota,
     logFile: join(dirname(args.out), 'scale-agent.log'),
   });
   const results = await run(args, agent);

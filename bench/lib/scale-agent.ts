@@ -20,6 +20,8 @@ export interface ScaleAgentOptions {
   poolGiB: number;
   /** capacity.maxRunning of the agent (null: no limit). */
   maxRunning: number | null;
+  /** branch.quota (null: the agent's default). */
+  quota: string | null;
   /** Where the agent's own output goes (kept after the run for a failure's postmortem). */
   logFile: string;
 }
@@ -58,13 +60,14 @@ export class ScaleAgent {
 
   /** Writes agent.yml; with `proxy`, fails when this agent version has no `proxy.listen` key. */
   private async writeConfig(proxy: boolean): Promise<void> {
-    const { ports, poolGiB, maxRunning } = this.opts;
+    const { ports, poolGiB, maxRunning, quota } = this.opts;
     const yaml = [
       `ports: { from: ${ports.branches.from}, to: ${ports.branches.to} }`,
       `pool: { sizeGiB: ${poolGiB} }`,
       'idle: { suspendAfter: 0 }',
       `capacity: { maxRunning: ${maxRunning ?? 'null'} }`,
-      'logLevel: warn',
+      ...(quota ? [`branch: { quota: ${JSON.stringify(quota)} }`] : []),
+      'logLevel: info', // each create's log line says where its time went
       ...(proxy ? [`proxy: { listen: "127.0.0.1:${ports.proxy}" }`] : []),
     ].join('\n');
     await writeFile(this.cfgFile, yaml + '\n');

@@ -19,6 +19,8 @@ export interface ScaleArgs {
   parentRate: number;
   /** First of the ports the bench uses: API, proxy, then one per branch. */
   portBase: number;
+  /** branch.quota for the agent (`none` turns btrfs qgroups off); null: the agent's default. */
+  quota: string | null;
   out: string;
   plot: string;
   keep: boolean;
@@ -26,7 +28,7 @@ export interface ScaleArgs {
 
 export const SCALE_USAGE =
   'usage: node bench/scale.ts [--branches 300] [--size-gb 1] [--running 30] [--step 50] [--pgbench-seconds 10] [--branch-rate 20]' +
-  ' [--load-pairs 10] [--parent-clients 2] [--parent-rate 850] [--port-base 32500] [--out bench/results/scale.json] [--plot docs/scale.png] [--keep]';
+  ' [--load-pairs 10] [--parent-clients 2] [--parent-rate 850] [--port-base 32500] [--quota 10G|none] [--out bench/results/scale.json] [--plot docs/scale.png] [--keep]';
 
 export function parseScaleArgs(argv: readonly string[]): ScaleArgs {
   const a: ScaleArgs = {
@@ -40,6 +42,7 @@ export function parseScaleArgs(argv: readonly string[]): ScaleArgs {
     parentClients: 2,
     parentRate: 850,
     portBase: 32500,
+    quota: null,
     out: 'bench/results/scale.json',
     plot: 'docs/scale.png',
     keep: false,
@@ -74,7 +77,8 @@ export function parseScaleArgs(argv: readonly string[]): ScaleArgs {
       const n = Number(value());
       if (!(n >= 0.015 && n <= 100)) throw new Error(`--size-gb: expected a number of GB between 0.015 and 100\n${SCALE_USAGE}`);
       a.sizeGb = n;
-    } else if (flag === '--out') a.out = value();
+    } else if (flag === '--quota') a.quota = value();
+    else if (flag === '--out') a.out = value();
     else if (flag === '--plot') a.plot = value();
     else if (flag === '--keep') a.keep = true;
     else if (flag === '--help' || flag === '-h') {

@@ -184,8 +184,10 @@ export async function loadedVsIdle(
   };
   for (let i = 1; i <= pairs; i++) {
     try {
-      // An idle create must not pay for the last load's leftovers (a checkpoint under way, dirty pages).
-      await sleep(10_000);
+      // Idle means nothing written since the parent's last checkpoint: the untimed create's CHECKPOINT
+      // flushes what the last load left behind, so the timed one measures a quiet parent.
+      await sleep(2000);
+      await once(`load-warm-${i}`);
       const idleMs = await once(`load-idle-${i}`);
       const job = startPgbench(s.pgbench, mainUri, { clients: parent.clients, seconds: 9, rate: parent.rate });
       await sleep(5000); // past pgbench's start and into its steady state

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describeWithPool } from '../helpers/env.ts';
 import { startTestAgent } from '../helpers/agent-harness.ts';
@@ -22,6 +23,17 @@ describeWithPool('per-branch disk quota (btrfs qgroups)', () => {
 
   afterAll(async () => {
     await agent?.destroy();
+  });
+
+  it('the pool charges branches with simple quotas where the kernel has them (full qgroups slowed creates as branches grew)', async () => {
+    const pool = join(agent.dataDir, 'pool');
+    const uuid = /uuid:\s*([0-9a-f-]{36})/.exec(execFileSync('btrfs', ['filesystem', 'show', pool], { encoding: 'utf8' }))![1];
+    const kernelHas = await access('/sys/fs/btrfs/features/simple_quota').then(
+      () => true,
+      () => false,
+    );
+    const mode = (await readFile(`/sys/fs/btrfs/${uuid}/qgroups/mode`, 'utf8').catch(() => 'qgroup')).trim();
+    expect(mode).toBe(kernelHas ? 'squota' : 'qgroup');
   });
 
   it('a branch writing past its quota gets a disk error in its own session; main and a sibling keep committing', async () => {

@@ -121,10 +121,11 @@ export class BranchManager {
         driver: this.storage.kind,
         now: new Date(),
       });
+      let phases = {};
       try {
         await this.registry.put(rec);
         await this.step('registered', rec.name);
-        await this.provisioner.materializeOnFreePort(rec, parent, (moved) => this.registry.put(moved), hooks.prepare);
+        phases = await this.provisioner.materializeOnFreePort(rec, parent, (moved) => this.registry.put(moved), hooks.prepare);
         assertMasked(rec);
         rec.state = 'ready';
         rec.timings.createMs = Math.round(performance.now() - started);
@@ -142,6 +143,7 @@ export class BranchManager {
         parent: parentName,
         port,
         createMs: rec.timings.createMs,
+        phases,
       });
       this.measureLater(rec.name);
       return { record: rec, created: true };

@@ -14,6 +14,8 @@ import type { ReplicationLag } from './replication.ts';
 import { classifyFailure, PortTakenError } from './failures.ts';
 import { insufficientStorage } from '../../core/errors.ts';
 import type { Capture } from '../capture/capture.ts';
+import { PhaseClock } from './phases.ts';
+import type { Phases } from './phases.ts';
 
 /** Test seam: runs between steps of a create so a crash can be injected at a known point. */
 export type StepHook = (step: string, name: string) => Promise<void> | void;
@@ -113,7 +115,7 @@ export class Provisioner {
    * The port was free when allocated, but anything may bind it before postgres does: then it all
    * starts again on the next free port instead of failing.
    */
-  async materializeOnFreePort(rec: BranchRecord, parent: BranchRecord, onPortMoved: PortMoved, prepare?: Prepare): Promise<void> {
+  async materializeOnFreePort(rec: BranchRecord, parent: BranchRecord, onPortMoved: PortMoved, prepare?: Prepare): Promise<Phases> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.materialize(rec, parent, prepare);
@@ -130,15 +132,21 @@ export class Provisioner {
    * The same on the record's own port, which it keeps (a reset: connection strings stay valid).
    * `prepare` runs while TCP logins are still refused.
    */
-  async materialize(rec: BranchRecord, parent: BranchRecord, prepare?: Prepare): Promise<void> {
+  async materialize(rec: BranchRecord, parent: BranchRecord, prepare?: Prepare): Promise<Phases> {
     const { pg, locks } = this.parts;
-    await locks.run(`snap:${parent.name}`, () => snapshotBranch(this.parts, parent, rec.name));
+    const clock = new PhaseClock();
+    await locks.run(`snap:${parent.name}`, () => {
+      clock.mark('queue');
+      return snapshotBranch(this.parts, parent, rec.name, clock);
+    });
     await this.step('snapshotted', rec.name);
     const dir = this.volumePath(rec.name);
     await pg.clearRuntimeFiles(dir);
     await pg.configure(dir, this.settings(rec));
     await pg.writeHba(dir, { superuser: rec.superuser, open: false });
+    clock.mark('configure');
     await this.startPostgres(rec.name, dir);
+    clock.mark('start');
     await this.step('started', rec.name);
     // Change capture goes in beside the credentials' work (its slot creation mostly waits on WAL
     // flushes) and is awaited before TCP opens: the first client change is caught.
@@ -153,7 +161,9 @@ export class Provisioner {
       rec.user = OWNER_ROLE;
       const open = this.openUp(rec, dir);
       const openUp: OpenUp = async (superusers) => {
+        clock.mark('credentials');
         await installing;
+        clock.mark('capture');
         await open(superusers);
       };
       // A promoted standby still has its source's owners: the owner role takes their objects over.
@@ -161,7 +171,10 @@ export class Provisioner {
     } finally {
       await installing.catch(() => {}); // a failed create is undone only once capture stopped touching it
     }
+    clock.mark('open');
     await this.waitForLogin(rec);
+    clock.mark('login');
+    return clock.phases;
   }
 
   /** An empty cluster (initdb) in a new volume: the `main` of a first start. */

@@ -6,6 +6,7 @@ import type { OsUser } from '../postgres/os-user.ts';
 import type { BranchRecord } from '../branches/registry.ts';
 import { adminTarget } from './credentials.ts';
 import { conflict } from '../../core/errors.ts';
+import type { PhaseClock } from './phases.ts';
 
 export interface SnapshotParts {
   storage: StorageDriver;
@@ -14,7 +15,7 @@ export interface SnapshotParts {
 }
 
 /** Copies the parent's data directory into the child's new volume in a way postgres can start from. */
-export async function snapshotBranch(parts: SnapshotParts, parent: BranchRecord, child: string): Promise<void> {
+export async function snapshotBranch(parts: SnapshotParts, parent: BranchRecord, child: string, clock?: PhaseClock): Promise<void> {
   const { storage, pg } = parts;
   const parentDir = storage.volumePath(parent.name);
   const tablespaces = await readdir(join(parentDir, 'pg_tblspc')).catch(() => []);
@@ -25,7 +26,9 @@ export async function snapshotBranch(parts: SnapshotParts, parent: BranchRecord,
   if (storage.atomic || !running) {
     // Atomic over the whole data dir including pg_wal: the child starts with a short crash recovery.
     if (running) await pg.withClient(adminTarget(parent), (c) => c.query('CHECKPOINT'));
+    clock?.mark('checkpoint');
     await storage.snapshot(parent.name, child);
+    clock?.mark('snapshot');
     return;
   }
   await backupCopy(parts, parent, child);

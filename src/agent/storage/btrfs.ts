@@ -5,6 +5,8 @@ import type { StorageDriver, VolumeOwner, PoolUsage } from './driver.ts';
 import { FS_MAGIC, fsName } from './driver.ts';
 import { VolumeDir } from './volume-dir.ts';
 import { isStagingName } from '../../core/names.ts';
+import { enableQuotas, FULL_QGROUPS_WARNING } from './btrfs-quota.ts';
+import type { QuotaMode } from './btrfs-quota.ts';
 
 /** btrfs subvolumes: snapshots are atomic over the whole data directory and O(1) in its size. */
 export class BtrfsDriver implements StorageDriver {
@@ -13,15 +15,19 @@ export class BtrfsDriver implements StorageDriver {
   private readonly dir: VolumeDir;
   private readonly run: Runner;
   private readonly quotaBytes: number | null;
+  private readonly warn: (msg: string) => void;
+  private quotaMode: QuotaMode | null = null;
 
-  constructor(root: string, runner: Runner, opts: { quotaBytes?: number | null } = {}) {
+  constructor(root: string, runner: Runner, opts: { quotaBytes?: number | null; warn?: (msg: string) => void } = {}) {
     this.dir = new VolumeDir(root);
     this.run = runner;
     this.quotaBytes = opts.quotaBytes ?? null;
+    this.warn = opts.warn ?? (() => {});
   }
 
   describe(): string {
-    const quota = this.quotaBytes ? `, ${Math.round(this.quotaBytes / 1024 ** 2)} MiB qgroup limit per branch` : '';
+    const kind = this.quotaMode === 'full' ? 'full qgroup' : 'simple-quota';
+    const quota = this.quotaBytes ? `, ${Math.round(this.quotaBytes / 1024 ** 2)} MiB ${kind} limit per branch` : '';
     return `btrfs subvolumes in ${this.dir.root}${quota}`;
   }
 
@@ -35,8 +41,10 @@ export class BtrfsDriver implements StorageDriver {
       );
     }
     await this.dir.ensure();
-    // Quota groups account every extent; enabling them is idempotent (a no-op when on).
-    if (this.quotaBytes) await this.run(['btrfs', 'quota', 'enable', this.dir.root]);
+    if (this.quotaBytes) {
+      this.quotaMode = await enableQuotas(this.run, this.dir.root);
+      if (this.quotaMode === 'full') this.warn(FULL_QGROUPS_WARNING);
+    }
   }
 
   volumePath(name: string): string {

@@ -30,7 +30,7 @@ export async function openStorage(opts: StorageOptions): Promise<StorageDriver> 
   const volumes = join(poolDir, 'vols');
   const image = opts.poolImage ?? join(opts.dataDir, 'pool.img');
   const info = (msg: string) => opts.log('info', msg);
-  const quota = { quotaBytes: opts.quotaBytes ?? null };
+  const quota = { quotaBytes: opts.quotaBytes ?? null, warn: (msg: string) => opts.log('warn', msg) };
   await mkdir(poolDir, { recursive: true, mode: 0o755 });
 
   const loopBtrfs = async () => {
@@ -89,7 +89,9 @@ async function pickAuto(
     if ((await statfs(poolDir)).type === FS_MAGIC.btrfs || haveImage) return loopBtrfs();
   }
   const type = (await statfs(poolDir)).type;
-  if (type === FS_MAGIC.btrfs) return new BtrfsDriver(volumes, opts.runner, { quotaBytes: opts.quotaBytes ?? null });
+  if (type === FS_MAGIC.btrfs) {
+    return new BtrfsDriver(volumes, opts.runner, { quotaBytes: opts.quotaBytes ?? null, warn: (msg) => opts.log('warn', msg) });
+  }
   if (type === FS_MAGIC.zfs && opts.zfsDataset) {
     return new ZfsDriver(opts.zfsDataset, volumes, opts.runner, { quotaBytes: opts.quotaBytes ?? null });
   }
