@@ -36,6 +36,19 @@ describeWithPool('per-branch disk quota (btrfs qgroups)', () => {
     expect(mode).toBe(kernelHas ? 'squota' : 'qgroup');
   });
 
+  it("PostgreSQL's files are nodatacow in main and, through the snapshot, in its branches", async () => {
+    await client.create({ name: 'nocow' });
+    for (const vol of ['main', 'nocow']) {
+      const dir = join(agent.dataDir, 'pool', 'vols', vol);
+      // lsattr prints the flags first; C = no copy-on-write for data.
+      for (const path of [dir, join(dir, 'pg_wal'), join(dir, 'global', 'pg_control')]) {
+        const flags = execFileSync('lsattr', ['-d', path], { encoding: 'utf8' }).split(/\s+/)[0];
+        expect(flags, path).toContain('C');
+      }
+    }
+    await client.delete('nocow');
+  });
+
   it('a branch writing past its quota gets a disk error in its own session; main and a sibling keep committing', async () => {
     const main = (await client.get('main')).connection!.uri;
     await sql(main, 'CREATE TABLE notes (id int, body text)');
