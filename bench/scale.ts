@@ -14,7 +14,7 @@ import { parseScaleArgs, pgbenchScale } from './lib/scale-args.ts';
 import type { ScaleArgs } from './lib/scale-args.ts';
 import { ScaleAgent } from './lib/scale-agent.ts';
 import { findPgbench, pgbenchInit, killAllPgbench } from './lib/pgbench.ts';
-import { createBranches, rotationRound, nextGroup, loadedVsIdle, restartAgent, queryOnce } from './lib/scale-phases.ts';
+import { createBranches, rotationRound, nextGroup, loadedVsIdle, restartAgent, queryOnce, quietParent } from './lib/scale-phases.ts';
 import type { ScaleState, CreateSample, WakeSample } from './lib/scale-phases.ts';
 import type { BranchMemory } from './lib/branch-memory.ts';
 import { stepRow, scaleChecks, renderScale, scaleChart } from './lib/scale-report.ts';
@@ -63,6 +63,7 @@ async function run(args: ScaleArgs, a: ScaleAgent): Promise<ScaleResults> {
   const pairs = await loadedVsIdle(s, mainUri, args.loadPairs, { clients: args.parentClients, rate: args.parentRate });
 
   progress(`step 3/5: ${args.branches} branches, ${args.step} at a time; after each step ${args.running} wake and run pgbench`);
+  await quietParent(s); // step 2 measured creates under load; these measure the branch count
   const creates: CreateSample[] = [];
   const wakes: WakeSample[] = [];
   const memory: BranchMemory[] = [];

@@ -158,6 +158,23 @@ export async function rotationRound(
   return out;
 }
 
+async function createAndDelete(s: ScaleState, name: string): Promise<number> {
+  const t0 = performance.now();
+  await s.agent.client.create({ name, parent: 'main' });
+  const ms = performance.now() - t0;
+  await s.agent.client.delete(name);
+  return ms;
+}
+
+/**
+ * Idle means nothing written since the parent's last checkpoint: an untimed create (its CHECKPOINT
+ * flushes what a load left behind) after the load is over, so the next create meets a quiet parent.
+ */
+export async function quietParent(s: ScaleState, name = 'quiet-parent'): Promise<void> {
+  await sleep(2000);
+  await createAndDelete(s, name);
+}
+
 export interface LoadPair {
   idleMs: number;
   loadedMs: number;
@@ -175,19 +192,10 @@ export async function loadedVsIdle(
   parent: { clients: number; rate: number },
 ): Promise<LoadPair[]> {
   const out: LoadPair[] = [];
-  const once = async (name: string) => {
-    const t0 = performance.now();
-    await s.agent.client.create({ name, parent: 'main' });
-    const ms = performance.now() - t0;
-    await s.agent.client.delete(name);
-    return ms;
-  };
+  const once = (name: string) => createAndDelete(s, name);
   for (let i = 1; i <= pairs; i++) {
     try {
-      // Idle means nothing written since the parent's last checkpoint: the untimed create's CHECKPOINT
-      // flushes what the last load left behind, so the timed one measures a quiet parent.
-      await sleep(2000);
-      await once(`load-warm-${i}`);
+      await quietParent(s, `load-warm-${i}`);
       const idleMs = await once(`load-idle-${i}`);
       const job = startPgbench(s.pgbench, mainUri, { clients: parent.clients, seconds: 9, rate: parent.rate });
       await sleep(5000); // past pgbench's start and into its steady state

@@ -36,17 +36,29 @@ describeWithPool('per-branch disk quota (btrfs qgroups)', () => {
     expect(mode).toBe(kernelHas ? 'squota' : 'qgroup');
   });
 
-  it("PostgreSQL's files are nodatacow in main and, through the snapshot, in its branches", async () => {
+  it('WAL is nodatacow in main and, through the snapshot, in its branches; data files stay copy-on-write', async () => {
     await client.create({ name: 'nocow' });
     for (const vol of ['main', 'nocow']) {
       const dir = join(agent.dataDir, 'pool', 'vols', vol);
       // lsattr prints the flags first; C = no copy-on-write for data.
-      for (const path of [dir, join(dir, 'pg_wal'), join(dir, 'global', 'pg_control')]) {
-        const flags = execFileSync('lsattr', ['-d', path], { encoding: 'utf8' }).split(/\s+/)[0];
-        expect(flags, path).toContain('C');
-      }
+      const flags = (path: string) => execFileSync('lsattr', ['-d', path], { encoding: 'utf8' }).split(/\s+/)[0];
+      expect(flags(join(dir, 'pg_wal')), vol).toContain('C');
+      expect(flags(join(dir, 'base')), vol).not.toContain('C');
+      expect(flags(join(dir, 'global', 'pg_control')), vol).not.toContain('C');
     }
     await client.delete('nocow');
+  });
+
+  it("stopping a branch commits the pool, so the next create's snapshot does not wait for its writes", async () => {
+    const pool = join(agent.dataDir, 'pool');
+    const uuid = /uuid:\s*([0-9a-f-]{36})/.exec(execFileSync('btrfs', ['filesystem', 'show', pool], { encoding: 'utf8' }))![1];
+    const commits = async () => Number(/commits (\d+)/.exec(await readFile(`/sys/fs/btrfs/${uuid}/commit_stats`, 'utf8'))![1]);
+    const b = (await client.create({ name: 'stopper' })).branch;
+    await sql(b.connection!.uri, 'CREATE TABLE t AS SELECT g FROM generate_series(1, 10000) g');
+    const before = await commits();
+    expect((await client.stop('stopper')).state).toBe('stopped');
+    expect(await commits()).toBeGreaterThan(before);
+    await client.delete('stopper');
   });
 
   it('a branch writing past its quota gets a disk error in its own session; main and a sibling keep committing', async () => {

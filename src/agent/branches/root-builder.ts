@@ -205,6 +205,7 @@ export class RootBuilder {
           user: pgUser,
           progress: this.progress,
         });
+        await storage.prepareData?.(dir);
         await pg.ensureInclude(dir);
         await pg.writeHba(dir, { superuser: tmp.superuser, open: true });
         this.progress.phase = 'starting the standby';
@@ -213,6 +214,7 @@ export class RootBuilder {
       } else {
         this.progress.phase = 'initdb';
         await pg.initdb(dir);
+        await storage.prepareData?.(dir);
         // pg_restore runs as the postgres OS user: it may log in as the superuser until the
         // credentials are rotated below (which rewrites pg_ident.conf for the agent alone).
         if (spec.mode === 'logical' && pgUser) await pg.writeHba(dir, { open: false, restoreOsUser: pgUser.name });

@@ -183,7 +183,7 @@ export class Lifecycle {
   /** Stops a branch for idleness or to make room; a wake of it waits for this to finish. */
   private async suspend(name: string, reason: 'idle' | 'capacity'): Promise<void> {
     const p = (async () => {
-      const rec = await this.parts.manager.stop(name);
+      const rec = await this.parts.manager.stop(name, { commit: reason !== 'capacity' });
       this.activity.forget(name);
       this.counters[reason]++;
       this.parts.log('info', `suspended branch ${name} (${reason === 'idle' ? 'idle' : 'to make room for another'})`, {

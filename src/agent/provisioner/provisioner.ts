@@ -182,6 +182,7 @@ export class Provisioner {
     const { pg, storage } = this.parts;
     const dir = await storage.createVolume(rec.name, this.parts.pgUser);
     await pg.initdb(dir);
+    await storage.prepareData?.(dir);
     await this.startOnFreePort(rec, dir, onPortMoved);
     await this.rotateCredentials(rec, dir);
     await this.waitForLogin(rec);

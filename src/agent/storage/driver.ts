@@ -27,6 +27,8 @@ export interface StorageDriver {
   volumePath(name: string): string;
   exists(name: string): Promise<boolean>;
   createVolume(name: string, owner: VolumeOwner | null): Promise<string>;
+  /** Tunes a new volume once PostgreSQL's files are in it (initdb or a base backup). */
+  prepareData?(dataDir: string): Promise<void>;
   /** Child volume from parent. `skip` names top-level entries left out (non-atomic drivers only). */
   snapshot(parent: string, child: string, opts?: { skip?: string[] }): Promise<string>;
   /** Copies one top-level entry of parent into child (the WAL after pg_backup_stop). */
@@ -42,6 +44,11 @@ export interface StorageDriver {
   usage(): Promise<PoolUsage>;
   /** Waits until freed space is really free (btrfs cleans deleted subvolumes in the background). */
   settle?(): Promise<void>;
+  /**
+   * Commits what the pool holds in memory now, so the next snapshot's own commit finds little to do
+   * (btrfs: a snapshot waits for the whole transaction; after 30 branches stopped, seconds).
+   */
+  commit?(): Promise<void>;
 }
 
 export const FS_MAGIC = {

@@ -4,9 +4,15 @@ import { assertBtrfsTools } from './btrfs.ts';
 
 /** Is `dir` a mount point? (from /proc/self/mountinfo, which unescapes nothing: compare octal-escaped) */
 export async function isMountPoint(dir: string): Promise<boolean> {
+  return (await mountOptions(dir)) !== null;
+}
+
+/** The mount options of the mount at `dir` (`rw,nosuid,nodev,…`), null when nothing is mounted there. */
+async function mountOptions(dir: string): Promise<string[] | null> {
   const info = await readFile('/proc/self/mountinfo', 'utf8');
   const escaped = dir.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  return info.split('\n').some((l) => l.split(' ')[4] === escaped);
+  const line = info.split('\n').find((l) => l.split(' ')[4] === escaped);
+  return line ? line.split(' ')[5].split(',') : null;
 }
 
 /**
@@ -27,9 +33,13 @@ export async function ensureLoopPool(
   }
   await assertBtrfsTools(run);
   await mkdir(mountPoint, { recursive: true });
-  if (await isMountPoint(mountPoint)) {
+  const mounted = await mountOptions(mountPoint);
+  if (mounted) {
     // A pool mounted by an older version: no set-uid binaries or device nodes from a branch, ever.
-    await run(['mount', '-o', 'remount,nosuid,nodev', mountPoint], { allowFailure: true });
+    // Only then: a remount syncs the whole pool (seconds with hundreds of branches).
+    if (!mounted.includes('nosuid') || !mounted.includes('nodev')) {
+      await run(['mount', '-o', 'remount,nosuid,nodev', mountPoint], { allowFailure: true });
+    }
     return;
   }
   const exists = await access(image).then(
