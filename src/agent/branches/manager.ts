@@ -1,3 +1,4 @@
+import type { Phases } from '../provisioner/phases.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import type { Prepare, Provisioner, StepHook } from '../provisioner/provisioner.ts';
 import { assertMasked, beginMaskBuild } from '../templates/masking.ts';
@@ -121,7 +122,7 @@ export class BranchManager {
         driver: this.storage.kind,
         now: new Date(),
       });
-      let phases = {};
+      let phases: Phases | undefined;
       try {
         await this.registry.put(rec);
         await this.step('registered', rec.name);
