@@ -2,7 +2,7 @@ import type { AgentClient } from '../../core/client.ts';
 import type { DiffResult } from '../../core/api/index.ts';
 import { GITHUB_COMMENT_LIMIT, renderDiffMarkdown } from '../../core/workflows/diff-markdown.ts';
 import type { GitHubClient } from '../github/octokit.ts';
-import { tryStickyComment, type StickyCommentResult } from '../github/sticky-comment.ts';
+import { commentOnPullRequest, type StickyCommentResult } from '../github/sticky-comment.ts';
 
 export interface DiffParams {
   branch: string;
@@ -47,25 +47,7 @@ export async function postDiff(params: DiffParams, deps: { agent: AgentClient; g
   const head = `${marker}\n### 🗄️ Database branch \`${params.branch}\`\n\n`;
   const markdown = head + diffSection(diff, { branch: params.branch, usedChars: head.length, secrets: params.secrets });
 
-  let comment: StickyCommentResult | null = null;
-  let commentSkipped: string | null = !params.pr
-    ? 'not a pull request event, so the diff goes to the job summary only'
-    : !params.comment
-      ? '`comment: false`'
-      : params.readOnlyToken
-        ? 'pull requests from forks get a read-only token, so the diff goes to the job summary only'
-        : !deps.github
-          ? 'no `github-token`'
-          : null;
-  if (!commentSkipped && params.pr && deps.github) {
-    const posted = await tryStickyComment(
-      deps.github,
-      { owner: params.pr.owner, repo: params.pr.repo, issueNumber: params.pr.number, marker, body: markdown },
-      'diff',
-    );
-    comment = posted.comment;
-    commentSkipped = posted.skipped;
-    if (posted.warning) warnings.push(posted.warning);
-  }
-  return { diff, markdown, comment, commentSkipped, warnings };
+  const posted = await commentOnPullRequest(deps.github, params, { marker, text: markdown }, 'diff');
+  if (posted.warning) warnings.push(posted.warning);
+  return { diff, markdown, comment: posted.comment, commentSkipped: posted.skipped, warnings };
 }

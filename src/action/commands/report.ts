@@ -1,6 +1,6 @@
 import type { AgentClient } from '../../core/client.ts';
 import type { GitHubClient } from '../github/octokit.ts';
-import { tryStickyComment, type StickyCommentResult } from '../github/sticky-comment.ts';
+import { commentOnPullRequest, type StickyCommentResult } from '../github/sticky-comment.ts';
 import { collectResults } from '../report/collect.ts';
 import type { TestCaseResult, Totals } from '../report/junit.ts';
 import type { Branch } from '../../core/api/index.ts';
@@ -89,14 +89,6 @@ async function diffFor(agent: AgentClient | null, params: ReportParams, secrets:
   }
 }
 
-function whyNoComment(params: ReportParams, github: GitHubClient | null): string | null {
-  if (!params.pr) return 'not a pull request event, so the report goes to the job summary only';
-  if (!params.comment) return '`comment: false`';
-  if (params.readOnlyToken) return 'pull requests from forks get a read-only token, so the report goes to the job summary only';
-  if (!github) return 'no `github-token`';
-  return null;
-}
-
 /** JUnit files → markdown → sticky PR comment (when there is a PR). The job summary is written by the caller. */
 export async function reportResults(params: ReportParams, deps: ReportDeps): Promise<ReportResult> {
   const warnings: string[] = [];
@@ -122,25 +114,15 @@ export async function reportResults(params: ReportParams, deps: ReportDeps): Pro
   });
   const markdown = section ? `${report}\n${section}` : report;
 
-  let comment: StickyCommentResult | null = null;
-  let commentSkipped = whyNoComment(params, deps.github);
-  if (!commentSkipped && params.pr && deps.github) {
-    const posted = await tryStickyComment(
-      deps.github,
-      { owner: params.pr.owner, repo: params.pr.repo, issueNumber: params.pr.number, marker, body: markdown },
-      'report',
-    );
-    comment = posted.comment;
-    commentSkipped = posted.skipped;
-    if (posted.warning) warnings.push(posted.warning);
-  }
+  const posted = await commentOnPullRequest(deps.github, params, { marker, text: markdown }, 'report');
+  if (posted.warning) warnings.push(posted.warning);
   return {
     markdown,
     totals: collected.totals,
     files: collected.files,
     problems,
-    comment,
-    commentSkipped,
+    comment: posted.comment,
+    commentSkipped: posted.skipped,
     warnings,
   };
 }

@@ -58,18 +58,41 @@ export async function upsertStickyComment(octokit: GitHubClient, params: StickyC
   return { action: 'created', id: data.id, url: data.html_url };
 }
 
+/** Where a command's sticky comment would go, and whether it may go there. */
+export interface CommentTarget {
+  pr: { owner: string; repo: string; number: number } | null;
+  comment: boolean;
+  readOnlyToken: boolean;
+}
+
+export interface CommentOutcome {
+  comment: StickyCommentResult | null;
+  /** Why there is no comment; null when there is one. */
+  skipped: string | null;
+  warning: string | null;
+}
+
 /**
- * The sticky comment, or why there is none: a token that may not comment (403/404: Dependabot,
- * restricted default permissions) is a skip with a warning naming the fix, not a failed step.
- * `what` names what the job summary still holds ("report", "diff").
+ * The sticky comment, or why there is none: no pull request, `comment: false`, a fork's read-only
+ * token, no token, or a token that may not comment (403/404: Dependabot, restricted default
+ * permissions; a warning names the fix, not a failed step). `what` names what the job summary
+ * still holds ("report", "diff").
  */
-export async function tryStickyComment(
-  octokit: GitHubClient,
-  p: StickyCommentParams,
+export async function commentOnPullRequest(
+  octokit: GitHubClient | null,
+  target: CommentTarget,
+  body: { marker: string; text: string },
   what: string,
-): Promise<{ comment: StickyCommentResult | null; skipped: string | null; warning: string | null }> {
+): Promise<CommentOutcome> {
+  const skip = (skipped: string): CommentOutcome => ({ comment: null, skipped, warning: null });
+  if (!target.pr) return skip(`not a pull request event, so the ${what} goes to the job summary only`);
+  if (!target.comment) return skip('`comment: false`');
+  if (target.readOnlyToken) return skip(`pull requests from forks get a read-only token, so the ${what} goes to the job summary only`);
+  if (!octokit) return skip('no `github-token`');
+  const { owner, repo, number } = target.pr;
   try {
-    return { comment: await upsertStickyComment(octokit, p), skipped: null, warning: null };
+    const comment = await upsertStickyComment(octokit, { owner, repo, issueNumber: number, marker: body.marker, body: body.text });
+    return { comment, skipped: null, warning: null };
   } catch (err) {
     const status = (err as { status?: number }).status;
     if (status !== 403 && status !== 404) throw err;
