@@ -77,23 +77,27 @@ class Cursor {
   /** A quote_identifier() name: "…" with "" inside, or a bare lower-case name. */
   identifier(): string {
     if (this.s[this.i] === '"') {
-      let out = '';
       this.i++;
-      for (;;) {
-        const q = this.s.indexOf('"', this.i);
-        if (q < 0) throw new Error('logical decoding output: unterminated quoted name');
-        out += this.s.slice(this.i, q);
-        this.i = q + 1;
-        if (this.s[this.i] === '"') {
-          out += '"';
-          this.i++;
-        } else return out;
-      }
+      return this.quoted('"', 'quoted name');
     }
     const m = /^[^\s.:,[\]"]+/.exec(this.s.slice(this.i, this.i + 200));
     if (!m) throw new Error(`logical decoding output: expected a name at ${this.i}`);
     this.i += m[0].length;
     return m[0];
+  }
+
+  /** The rest of a `q`-quoted text after its opening quote, a doubled `q` standing for one. */
+  private quoted(q: string, what: string): string {
+    let out = '';
+    for (;;) {
+      const end = this.s.indexOf(q, this.i);
+      if (end < 0) throw new Error(`logical decoding output: unterminated ${what}`);
+      out += this.s.slice(this.i, end);
+      this.i = end + 1;
+      if (this.s[this.i] !== q) return out;
+      out += q;
+      this.i++;
+    }
   }
 
   qualifiedName(): QualifiedName {
@@ -146,17 +150,7 @@ class Cursor {
     const bit = this.eat("B'");
     if (bit || this.s[this.i] === "'") {
       if (!bit) this.i++;
-      let out = '';
-      for (;;) {
-        const q = this.s.indexOf("'", this.i);
-        if (q < 0) throw new Error('logical decoding output: unterminated value');
-        out += this.s.slice(this.i, q);
-        this.i = q + 1;
-        if (this.s[this.i] === "'") {
-          out += "'";
-          this.i++;
-        } else return { value: out };
-      }
+      return { value: this.quoted("'", 'value') };
     }
     const end = this.s.indexOf(' ', this.i);
     const out = this.s.slice(this.i, end < 0 ? this.s.length : end);
