@@ -130,9 +130,9 @@ export class BtrfsDriver implements StorageDriver {
 
   async settle(): Promise<void> {
     // Commit first: the cleaner that frees deleted subvolumes otherwise waits for the 30 s commit interval.
-    await this.run(['btrfs', 'filesystem', 'sync', this.dir.root]);
+    await this.commit();
     await this.run(['btrfs', 'subvolume', 'sync', this.dir.root]);
-    await this.run(['btrfs', 'filesystem', 'sync', this.dir.root]);
+    await this.commit();
   }
 }
 

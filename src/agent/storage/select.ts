@@ -63,7 +63,7 @@ export async function openStorage(opts: StorageOptions): Promise<StorageDriver> 
       driver = new FileCloneDriver(opts.kind, volumes, opts.runner);
       break;
     case 'auto':
-      driver = await pickAuto(opts, poolDir, volumes, image, loopBtrfs);
+      driver = await pickAuto(opts, poolDir, volumes, image, loopBtrfs, quota);
       break;
   }
   await driver.init();
@@ -80,6 +80,7 @@ async function pickAuto(
   volumes: string,
   image: string,
   loopBtrfs: () => Promise<StorageDriver>,
+  quota: ConstructorParameters<typeof BtrfsDriver>[2],
 ): Promise<StorageDriver> {
   const haveImage = await access(image).then(
     () => true,
@@ -89,12 +90,8 @@ async function pickAuto(
     if ((await statfs(poolDir)).type === FS_MAGIC.btrfs || haveImage) return loopBtrfs();
   }
   const type = (await statfs(poolDir)).type;
-  if (type === FS_MAGIC.btrfs) {
-    return new BtrfsDriver(volumes, opts.runner, { quotaBytes: opts.quotaBytes ?? null, warn: (msg) => opts.log('warn', msg) });
-  }
-  if (type === FS_MAGIC.zfs && opts.zfsDataset) {
-    return new ZfsDriver(opts.zfsDataset, volumes, opts.runner, { quotaBytes: opts.quotaBytes ?? null });
-  }
+  if (type === FS_MAGIC.btrfs) return new BtrfsDriver(volumes, opts.runner, quota);
+  if (type === FS_MAGIC.zfs && opts.zfsDataset) return new ZfsDriver(opts.zfsDataset, volumes, opts.runner, quota);
   if (process.getuid?.() === 0) {
     try {
       return await loopBtrfs();
