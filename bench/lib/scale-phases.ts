@@ -192,14 +192,13 @@ export async function loadedVsIdle(
   parent: { clients: number; rate: number },
 ): Promise<LoadPair[]> {
   const out: LoadPair[] = [];
-  const once = (name: string) => createAndDelete(s, name);
   for (let i = 1; i <= pairs; i++) {
     try {
       await quietParent(s, `load-warm-${i}`);
-      const idleMs = await once(`load-idle-${i}`);
+      const idleMs = await createAndDelete(s, `load-idle-${i}`);
       const job = startPgbench(s.pgbench, mainUri, { clients: parent.clients, seconds: 9, rate: parent.rate });
       await sleep(5000); // past pgbench's start and into its steady state
-      const loadedMs = await once(`load-busy-${i}`);
+      const loadedMs = await createAndDelete(s, `load-busy-${i}`);
       const run = await job.done;
       if (run.errors) fail(s, 'parent pgbench', 'main', new Error(run.problem ?? 'failed transactions'));
       out.push({ idleMs, loadedMs, parentTps: run.tps });

@@ -15,10 +15,14 @@ const WRITE = "INSERT INTO notes SELECT g, repeat('x', 1000) FROM generate_serie
 describeWithPool('per-branch disk quota (btrfs qgroups)', () => {
   let agent: TestAgent;
   let client: AgentClient;
+  /** The pool's /sys/fs/btrfs/<uuid> directory. */
+  let sysfs: string;
 
   beforeAll(async () => {
     agent = await startTestAgent({ tag: 'quota', config: 'branch: { quota: 64M }' });
     client = new AgentClient({ url: agent.url, token: agent.token });
+    const shown = execFileSync('btrfs', ['filesystem', 'show', join(agent.dataDir, 'pool')], { encoding: 'utf8' });
+    sysfs = `/sys/fs/btrfs/${/uuid:\s*([0-9a-f-]{36})/.exec(shown)![1]}`;
   }, 120_000);
 
   afterAll(async () => {
@@ -26,13 +30,11 @@ describeWithPool('per-branch disk quota (btrfs qgroups)', () => {
   });
 
   it('the pool charges branches with simple quotas where the kernel has them (full qgroups slowed creates as branches grew)', async () => {
-    const pool = join(agent.dataDir, 'pool');
-    const uuid = /uuid:\s*([0-9a-f-]{36})/.exec(execFileSync('btrfs', ['filesystem', 'show', pool], { encoding: 'utf8' }))![1];
     const kernelHas = await access('/sys/fs/btrfs/features/simple_quota').then(
       () => true,
       () => false,
     );
-    const mode = (await readFile(`/sys/fs/btrfs/${uuid}/qgroups/mode`, 'utf8').catch(() => 'qgroup')).trim();
+    const mode = (await readFile(`${sysfs}/qgroups/mode`, 'utf8').catch(() => 'qgroup')).trim();
     expect(mode).toBe(kernelHas ? 'squota' : 'qgroup');
   });
 
@@ -50,9 +52,7 @@ describeWithPool('per-branch disk quota (btrfs qgroups)', () => {
   });
 
   it("stopping a branch commits the pool, so the next create's snapshot does not wait for its writes", async () => {
-    const pool = join(agent.dataDir, 'pool');
-    const uuid = /uuid:\s*([0-9a-f-]{36})/.exec(execFileSync('btrfs', ['filesystem', 'show', pool], { encoding: 'utf8' }))![1];
-    const commits = async () => Number(/commits (\d+)/.exec(await readFile(`/sys/fs/btrfs/${uuid}/commit_stats`, 'utf8'))![1]);
+    const commits = async () => Number(/commits (\d+)/.exec(await readFile(`${sysfs}/commit_stats`, 'utf8'))![1]);
     const b = (await client.create({ name: 'stopper' })).branch;
     await sql(b.connection!.uri, 'CREATE TABLE t AS SELECT g FROM generate_series(1, 10000) g');
     const before = await commits();
