@@ -183,6 +183,13 @@ const schema = z.strictObject({
       listen: listen.nullable().default(null),
       /** Open client connections at most, across all branches. */
       maxClients: z.number().int().min(1).max(100_000).default(2000),
+      /** Failed logins (bad password, unknown role or branch) per client address and window; over it, refused without a wake. */
+      loginFailures: z
+        .strictObject({
+          max: z.number().int().min(1, 'expected at least 1').default(10),
+          windowSeconds: z.number().int().min(1).max(86400).default(300),
+        })
+        .prefault({}),
     })
     .prefault({}),
   tokens: z

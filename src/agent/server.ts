@@ -104,6 +104,7 @@ export async function startAgent(
       waker: wakerFor(engine),
       branchHost: probeHost(cfg.pgListen),
       maxClients: cfg.proxy.maxClients,
+      loginFailures: { max: cfg.proxy.loginFailures.max, windowMs: cfg.proxy.loginFailures.windowSeconds * 1000 },
       log: engineLog(logger),
     });
     try {

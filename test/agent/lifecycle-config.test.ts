@@ -53,6 +53,17 @@ describe('idle and capacity config', () => {
     // A bare small number is a typo for GiB, not a budget of 8 bytes.
     expect(await problems('capacity: { memoryBudget: 8 }')).toEqual([expect.stringMatching(/capacity\.memoryBudget/)]);
     expect(await problems('capacity: { maxRunnning: 5 }')).toEqual([expect.stringMatching(/capacity\.maxRunnning: unknown key/)]);
+    expect(await problems('proxy: { loginFailures: { max: 0 } }')).toEqual([
+      expect.stringMatching(/proxy\.loginFailures\.max: expected at least 1/),
+    ]);
+  });
+
+  it('proxy login failures: 10 per address in 5 minutes unless set', async () => {
+    expect(loadConfig({ env: {}, flags: {} }).proxy.loginFailures).toEqual({ max: 10, windowSeconds: 300 });
+    expect((await load('proxy: { loginFailures: { max: 3, windowSeconds: 60 } }')).proxy.loginFailures).toEqual({
+      max: 3,
+      windowSeconds: 60,
+    });
   });
 
   it('the memory budget becomes a running limit at shared_buffers plus process overhead per branch', () => {

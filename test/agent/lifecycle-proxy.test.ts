@@ -61,4 +61,38 @@ describeWithPool('idle suspend and capacity through the postgres proxy (issue 14
     expect(states).toEqual({ main: 'ready', b1: 'stopped', b2: 'ready', b3: 'ready', b4: 'ready', sixth: 'ready' });
     expect(await client.metrics()).toMatch(/^vela_suspends_total\{reason="capacity"\} 1$/m);
   });
+
+  it('an address with too many failed logins through the proxy wakes nothing more: wrong passwords and guessed names count', async () => {
+    const agent = await startTestAgent({
+      tag: 'lc-guard',
+      config: 'idle: { suspendAfter: 0 }\nproxy: { listen: "127.0.0.1:0", loginFailures: { max: 3, windowSeconds: 300 } }',
+    });
+    agents.push(agent);
+    const client = new AgentClient({ url: agent.url, token: agent.token });
+    const uris: Record<string, string> = {};
+    for (const n of ['victim', 'other']) {
+      uris[n] = (await client.create({ name: n })).branch.connection!.uri;
+      await client.stop(n);
+    }
+    const wrong = (uri: string) => uri.replace(/:\/\/([^:]+):[^@]+@/, '://$1:not-the-password@');
+    // A client without a password (psql before it prompts) hangs up without an error: not a failure.
+    const noPassword = uris.victim.replace(/:\/\/([^:]+):[^@]+@/, '://$1@');
+    for (let i = 0; i < 3; i++) expect((await psql(noPassword, 'SELECT 1')).stderr).toMatch(/no password supplied/);
+    expect((await psql(uris.victim, 'SELECT 1')).stdout.trim()).toBe('1');
+    // Two wrong passwords: the first wakes `victim` (the branch checks the password), both fail as postgres says.
+    for (let i = 0; i < 2; i++) expect((await psql(wrong(uris.victim), 'SELECT 1')).stderr).toMatch(/password authentication failed/);
+    expect((await client.get('victim')).state).toBe('ready');
+    // A guessed branch name is the third failure.
+    expect((await psql(uris.other.replace(/\/other\b/, '/no-such-branch'), 'SELECT 1')).stderr).toMatch(
+      /branch "no-such-branch" does not exist/,
+    );
+    // Now even the right password to the stopped `other` is refused before anything wakes.
+    const locked = await psql(uris.other, 'SELECT 1');
+    expect(locked.stderr).toMatch(/FATAL:\s+too many failed logins from 127\.0\.0\.1 through the vela-branch proxy; try again in \d+ s/);
+    expect(locked.stderr).not.toMatch(/not-the-password|password=/);
+    expect((await client.get('other')).state).toBe('stopped');
+    expect(await client.metrics()).toMatch(/^vela_proxy_refusals_total\{sqlstate="28000"\} 1$/m);
+    // The API is another door: a token holder still starts it.
+    expect((await client.start('other')).state).toBe('ready');
+  });
 });

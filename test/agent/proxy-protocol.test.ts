@@ -9,7 +9,8 @@ import {
   CANCEL_REQUEST_CODE,
 } from '../../src/agent/proxy/protocol.ts';
 import { targetOf } from '../../src/agent/proxy/route.ts';
-import { CancelKeys, KeyDataWatcher } from '../../src/agent/proxy/cancel-keys.ts';
+import { CancelKeys } from '../../src/agent/proxy/cancel-keys.ts';
+import { StartupWatcher } from '../../src/agent/proxy/startup-watch.ts';
 import { readFirstPacket } from '../../src/agent/proxy/read.ts';
 import { connectionInfo } from '../../src/agent/branches/connection.ts';
 import type { BranchRecord } from '../../src/agent/branches/registry.ts';
@@ -103,10 +104,28 @@ describe('proxy routing and cancel keys', () => {
       message('K', Buffer.alloc(8)), // a query's bytes after ReadyForQuery are not looked at
     ]);
     const keys = new CancelKeys();
-    const w = new KeyDataWatcher((k) => keys.add(k, { branch: 'pr-7', port: 55001 }));
+    const logins: string[] = [];
+    const w = new StartupWatcher({ key: (k) => keys.add(k, { branch: 'pr-7', port: 55001 }), login: (o) => logins.push(o) });
     for (let i = 0; i < stream.length; i += 3) w.feed(stream.subarray(i, i + 3));
     expect(w.done).toBe(true);
     expect(keys.size).toBe(1);
     expect(keys.lookup(key)).toEqual({ branch: 'pr-7', port: 55001 });
+    expect(logins).toEqual(['authenticated']);
+  });
+
+  it('reports a login refused by the branch (class 28) and nothing for other errors before it', () => {
+    const error = (code: string) => message('E', Buffer.from(`SFATAL\0VFATAL\0C${code}\0Mno\0\0`));
+    const outcomes = (stream: Buffer) => {
+      const got: string[] = [];
+      const w = new StartupWatcher({ key: () => {}, login: (o) => got.push(o) });
+      w.feed(stream);
+      return got;
+    };
+    const sasl = message('R', Buffer.from([0, 0, 0, 10, ...Buffer.from('SCRAM-SHA-256\0\0')]));
+    expect(outcomes(Buffer.concat([sasl, error('28P01')]))).toEqual(['refused']);
+    expect(outcomes(error('28000'))).toEqual(['refused']); // no pg_hba line
+    expect(outcomes(error('57P03'))).toEqual([]); // starting up: not the client's fault
+    // After AuthenticationOk an error (e.g. 3D000 for a database inside the branch) is not a failed login.
+    expect(outcomes(Buffer.concat([message('R', Buffer.alloc(4)), error('28000')]))).toEqual(['authenticated']);
   });
 });

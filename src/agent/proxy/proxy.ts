@@ -8,6 +8,7 @@ import type { LogFn } from '../logger.ts';
 import type { PostgresTls } from '../postgres/tls.ts';
 import type { ProxyStats } from '../metrics.ts';
 import { CancelKeys } from './cancel-keys.ts';
+import { LoginGuard } from './login-guard.ts';
 import { errorResponse } from './protocol.ts';
 import { runSession } from './session.ts';
 import type { BranchWaker } from './wake.ts';
@@ -21,6 +22,8 @@ export interface ProxyOptions {
   branchHost: string;
   /** Open client connections at most; more get FATAL 53300 at once. */
   maxClients: number;
+  /** Failed logins per client address and window; over it the proxy refuses the address (login-guard.ts). */
+  loginFailures?: { max: number; windowMs: number };
   startupTimeoutMs?: number;
   connectTimeoutMs?: number;
   log: LogFn;
@@ -55,6 +58,7 @@ export class PgProxy {
       certDer: new X509Certificate(cert).raw,
       waker: this.o.waker,
       cancelKeys: this.cancelKeys,
+      logins: new LoginGuard(this.o.loginFailures ?? { max: 10, windowMs: 300_000 }),
       branchHost: this.o.branchHost,
       startupTimeoutMs: this.o.startupTimeoutMs ?? 15_000,
       connectTimeoutMs: this.o.connectTimeoutMs ?? 10_000,

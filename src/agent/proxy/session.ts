@@ -6,7 +6,8 @@ import type { LogFn } from '../logger.ts';
 import { VelaError } from '../../core/errors.ts';
 import { connectBranch, forwardCancel } from './backend.ts';
 import type { CancelKeys } from './cancel-keys.ts';
-import { KeyDataWatcher } from './cancel-keys.ts';
+import { StartupWatcher } from './startup-watch.ts';
+import type { LoginGuard } from './login-guard.ts';
 import { errorResponse, parseFirstPacket, ProtocolError, startupPacket } from './protocol.ts';
 import type { FirstPacket } from './protocol.ts';
 import { DirectTlsStart, PeerGoneError, readFirstPacket, replayed } from './read.ts';
@@ -20,6 +21,8 @@ export interface SessionDeps {
   certDer: Buffer;
   waker: BranchWaker;
   cancelKeys: CancelKeys;
+  /** Failed logins per client address: over the limit, nothing is woken for it. */
+  logins: LoginGuard;
   /** Where branch postgres listens, as seen from the agent (loopback unless pgListen says otherwise). */
   branchHost: string;
   startupTimeoutMs: number;
@@ -41,7 +44,7 @@ export async function runSession(client: Socket, d: SessionDeps): Promise<void> 
   try {
     const first = await negotiate(client, d, at);
     if (first.packet.kind === 'cancel') return await cancel(first.packet, d, client);
-    await proxyStartup(at.sock, first.packet, first.rest, first.tls, d);
+    await proxyStartup(at.sock, first.packet, first.rest, first.tls, d, client.remoteAddress);
   } catch (err) {
     if (err instanceof PeerGoneError) return void client.destroy();
     const e = toClientError(err);
@@ -121,13 +124,31 @@ async function cancel(packet: Extract<FirstPacket, { kind: 'cancel' }>, d: Sessi
   );
 }
 
-async function proxyStartup(sock: Duplex, s: Startup, rest: Buffer, tls: boolean, d: SessionDeps): Promise<void> {
+async function proxyStartup(
+  sock: Duplex,
+  s: Startup,
+  rest: Buffer,
+  tls: boolean,
+  d: SessionDeps,
+  address: string | undefined,
+): Promise<void> {
+  const retry = d.logins.retryAfter(address);
+  if (retry !== null) {
+    throw new ClientError(
+      '28000',
+      `too many failed logins from ${address ?? 'this address'} through the vela-branch proxy; try again in ${retry} s`,
+    );
+  }
   // libpq's own default: no database means the user name.
   const asked = s.params.get('database') || s.params.get('user') || '';
   const target = targetOf(asked);
   if (!target) throw new ClientError('3D000', `database "${clip(asked)}" does not name a branch`, SCHEME_HINT);
   const wakeStarted = Date.now();
-  const rec = await d.waker.wake(target.branch);
+  const rec = await d.waker.wake(target.branch).catch((err: unknown) => {
+    // Guessing branch names counts like guessing passwords.
+    if (err instanceof VelaError && err.status === 404) d.logins.failed(address);
+    throw err;
+  });
   const wakeMs = Date.now() - wakeStarted;
   if (wakeMs > 100) d.log('info', `proxy: woke branch ${rec.name} for a client in ${wakeMs} ms`, { branch: rec.name, wakeMs });
   const params = new Map(s.params);
@@ -147,12 +168,18 @@ async function proxyStartup(sock: Duplex, s: Startup, rest: Buffer, tls: boolean
   if (sock.destroyed) return void backend.destroy();
   backend.write(startupPacket(s.major, s.minor, params));
   if (rest.length) backend.write(rest);
-  splice(sock, backend, rec.name, rec.port, d);
+  splice(sock, backend, { branch: rec.name, port: rec.port, address }, d);
 }
 
-function splice(client: Duplex, backend: Duplex, branch: string, port: number, d: SessionDeps): void {
+function splice(client: Duplex, backend: Duplex, to: { branch: string; port: number; address: string | undefined }, d: SessionDeps): void {
+  const { branch, port } = to;
   let cancelHandle: string | null = null;
-  const watcher = new KeyDataWatcher((key) => (cancelHandle = d.cancelKeys.add(key, { branch, port })));
+  const watcher = new StartupWatcher({
+    key: (key) => (cancelHandle = d.cancelKeys.add(key, { branch, port })),
+    login: (outcome) => {
+      if (outcome === 'refused') d.logins.failed(to.address);
+    },
+  });
   const watch = (chunk: Buffer) => {
     watcher.feed(chunk);
     if (watcher.done) backend.off('data', watch);
