@@ -25,6 +25,9 @@ export async function snapshotBranch(parts: SnapshotParts, parent: BranchRecord,
   const running = (await pg.pid(parentDir)) !== null;
   if (storage.atomic || !running) {
     // Atomic over the whole data dir including pg_wal: the child starts with a short crash recovery.
+    // The CHECKPOINT keeps it short: replaying a busy parent's WAL since its last checkpoint costs
+    // several times the flush, and promotion instead of crash recovery costs as much as it saves
+    // (bench/create-strategies.ts).
     if (running) await pg.withClient(adminTarget(parent), (c) => c.query('CHECKPOINT'));
     clock?.mark('checkpoint');
     await storage.snapshot(parent.name, child);
