@@ -67,7 +67,8 @@ const TTL_SWEEP_MS = 30_000;
 function wakerFor(engine: Engine) {
   return branchWaker({
     find: (name) => engine.manager.find(name),
-    wake: (name) => engine.lifecycle.wake(name),
+    // The proxy touches a branch once its login succeeded: failed logins keep nothing awake.
+    wake: (name) => engine.lifecycle.wake(name, { touch: false }),
     touch: (name) => engine.lifecycle.touch(name),
   });
 }

@@ -95,4 +95,25 @@ describeWithPool('idle suspend and capacity through the postgres proxy (issue 14
     // The API is another door: a token holder still starts it.
     expect((await client.start('other')).state).toBe('ready');
   });
+
+  it('failed logins to a running branch through the proxy do not keep it from idle suspend', async () => {
+    const agent = await startTestAgent({
+      tag: 'lc-awake',
+      config: 'idle: { suspendAfter: 2s }\nproxy: { listen: "127.0.0.1:0", loginFailures: { max: 1000, windowSeconds: 300 } }',
+    });
+    agents.push(agent);
+    const client = new AgentClient({ url: agent.url, token: agent.token });
+    const uri = (await client.create({ name: 'awake' })).branch.connection!.uri;
+    const wrong = uri.replace(/:\/\/([^:]+):[^@]+@/, '://$1:not-the-password@');
+    // A wrong password every ~250 ms: each used to count as use of the branch.
+    const end = Date.now() + 10_000;
+    let attempts = 0;
+    while (Date.now() < end && (await client.get('awake')).state === 'ready') {
+      expect((await psql(wrong, 'SELECT 1')).stderr).toMatch(/password authentication failed/);
+      attempts++;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(attempts).toBeGreaterThan(3);
+    expect((await client.get('awake')).state).toBe('stopped');
+  });
 });

@@ -56,9 +56,10 @@ export class Lifecycle {
   /**
    * The branch, running: started if stopped (or failed), after making room. Concurrent wakes of one
    * branch share one start; a suspension in flight finishes first. 404/409 as `start`, 503 `capacity`.
+   * `touch: false` (the proxy): a running branch is not counted as used until its login succeeds.
    */
-  wake(name: string): Promise<BranchRecord> {
-    this.touch(name);
+  wake(name: string, opts: { touch?: boolean } = {}): Promise<BranchRecord> {
+    if (opts.touch !== false) this.touch(name);
     const inflight = this.waking.get(name);
     if (inflight) return inflight;
     const rec = this.parts.manager.find(name);

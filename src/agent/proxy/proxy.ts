@@ -68,7 +68,11 @@ export class PgProxy {
         this.count(b, +1);
       },
       refused: (sqlState: string) => this.refusals.set(sqlState, (this.refusals.get(sqlState) ?? 0) + 1),
-      closed: (b: string) => this.count(b, -1),
+      authenticated: (b: string) => this.o.waker.touch(b),
+      closed: (b: string, authenticated: boolean) => {
+        this.count(b, -1);
+        if (authenticated) this.o.waker.touch(b);
+      },
     };
     const server = createServer({ noDelay: true }, (socket) => {
       socket.on('error', () => {}); // a reset client is not an agent error
@@ -120,6 +124,5 @@ export class PgProxy {
     const n = (this.perBranch.get(branch) ?? 0) + delta;
     if (n > 0) this.perBranch.set(branch, n);
     else this.perBranch.delete(branch);
-    this.o.waker.touch(branch);
   }
 }

@@ -28,9 +28,10 @@ export interface SessionDeps {
   startupTimeoutMs: number;
   connectTimeoutMs: number;
   log: LogFn;
-  /** A client is spliced to `branch` / has left it. */
+  /** A client is spliced to `branch`, has logged in to it (the branch said AuthenticationOk), has left it. */
   opened(branch: string): void;
-  closed(branch: string): void;
+  authenticated(branch: string): void;
+  closed(branch: string, authenticated: boolean): void;
   /** A client was turned away with this SQLSTATE (for /metrics). */
   refused(sqlState: string): void;
 }
@@ -174,10 +175,13 @@ async function proxyStartup(
 function splice(client: Duplex, backend: Duplex, to: { branch: string; port: number; address: string | undefined }, d: SessionDeps): void {
   const { branch, port } = to;
   let cancelHandle: string | null = null;
+  let loggedIn = false;
   const watcher = new StartupWatcher({
     key: (key) => (cancelHandle = d.cancelKeys.add(key, { branch, port })),
     login: (outcome) => {
-      if (outcome === 'refused') d.logins.failed(to.address);
+      if (outcome === 'refused') return d.logins.failed(to.address);
+      loggedIn = true;
+      d.authenticated(branch);
     },
   });
   const watch = (chunk: Buffer) => {
@@ -193,7 +197,7 @@ function splice(client: Duplex, backend: Duplex, to: { branch: string; port: num
     client.destroy();
     backend.destroy();
     if (cancelHandle) d.cancelKeys.remove(cancelHandle);
-    d.closed(branch);
+    d.closed(branch, loggedIn);
   };
   for (const s of [client, backend]) {
     s.once('close', close);

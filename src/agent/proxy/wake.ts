@@ -5,7 +5,7 @@ import { VelaError } from '../../core/errors.ts';
 export interface BranchWaker {
   /** The branch, running: started if it was stopped (making room first); throws a VelaError otherwise. */
   wake(name: string): Promise<BranchRecord>;
-  /** A proxied client connected or left: the branch is in use now (idle suspend, least recently used). */
+  /** A proxied client logged in or left: the branch is in use now (idle suspend, least recently used). */
   touch(name: string): void;
 }
 
