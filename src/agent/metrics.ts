@@ -1,3 +1,5 @@
+import type { CommitStats } from './storage/driver.ts';
+
 /** A small hand-rolled Prometheus registry: the agent exports a handful of series, not worth a dependency. */
 
 export type Operation = 'create' | 'reset' | 'rebase' | 'delete' | 'wake';
@@ -17,6 +19,8 @@ export interface MetricsSnapshot {
   proxy?: ProxyStats;
   /** WAL bytes each capturing branch's slot held back at its last drain. */
   captureLag?: Record<string, number>;
+  /** The pool's transaction commits (btrfs only). */
+  commits?: CommitStats | null;
 }
 
 export interface ProxyStats {
@@ -77,6 +81,7 @@ export class Metrics {
     out.push(sample('vela_pool_bytes', { kind: 'used' }, snapshot.pool.usedBytes));
     out.push(sample('vela_pool_bytes', { kind: 'free' }, snapshot.pool.freeBytes));
 
+    if (snapshot.commits) renderCommits(out, snapshot.commits);
     if (snapshot.lifecycle) renderLifecycle(out, snapshot.lifecycle);
     if (snapshot.proxy) renderProxy(out, snapshot.proxy);
 
@@ -107,6 +112,17 @@ export class Metrics {
 
     return out.join('\n') + '\n';
   }
+}
+
+function renderCommits(out: string[], c: CommitStats): void {
+  header(out, 'vela_btrfs_commits_total', 'counter', 'btrfs transaction commits of the pool since it was mounted.');
+  out.push(sample('vela_btrfs_commits_total', {}, c.commits));
+  header(out, 'vela_btrfs_commit_seconds_total', 'counter', 'Time btrfs spent committing transactions since mount.');
+  out.push(sample('vela_btrfs_commit_seconds_total', {}, c.totalMs / 1000));
+  header(out, 'vela_btrfs_commit_last_seconds', 'gauge', 'Duration of the last btrfs commit (snapshots and stops wait on commits).');
+  out.push(sample('vela_btrfs_commit_last_seconds', {}, c.lastMs / 1000));
+  header(out, 'vela_btrfs_commit_max_seconds', 'gauge', 'Longest btrfs commit since mount.');
+  out.push(sample('vela_btrfs_commit_max_seconds', {}, c.maxMs / 1000));
 }
 
 function renderLifecycle(out: string[], l: NonNullable<MetricsSnapshot['lifecycle']>): void {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DURATION_BUCKETS, Metrics } from '../../src/agent/metrics.ts';
+import { readCommitStats } from '../../src/agent/storage/btrfs-sysfs.ts';
 
 interface Sample {
   name: string;
@@ -102,5 +106,31 @@ describe('Metrics', () => {
     expect(types.get('vela_capture_slot_lag_bytes')).toBe('gauge');
     expect(find(samples, 'vela_capture_slot_lag_bytes', { branch: 'pr-7' })).toBe(312);
     expect(find(samples, 'vela_capture_slot_lag_bytes', { branch: 'qa-1' })).toBe(0);
+  });
+});
+
+describe('btrfs commit stats', () => {
+  it('reads the kernel commit_stats file and renders valid series; a cut file gives no series', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vela-commit-stats-'));
+    try {
+      // The format of /sys/fs/btrfs/<uuid>/commit_stats (Linux 6.x).
+      await writeFile(
+        join(dir, 'commit_stats'),
+        'commits 42\ncur_commit_ms 0\nlast_commit_ms 12\nmax_commit_ms 1500\ntotal_commit_ms 3250\n',
+      );
+      const stats = await readCommitStats(dir);
+      expect(stats).toEqual({ commits: 42, lastMs: 12, maxMs: 1500, totalMs: 3250 });
+      const { samples, types } = parse(new Metrics().render({ branchesByState: {}, pool: { usedBytes: 0, freeBytes: 0 }, commits: stats }));
+      const value = (name: string) => samples.find((s) => s.name === name)?.value;
+      expect(value('vela_btrfs_commits_total')).toBe(42);
+      expect(value('vela_btrfs_commit_seconds_total')).toBe(3.25);
+      expect(value('vela_btrfs_commit_max_seconds')).toBe(1.5);
+      expect(types.get('vela_btrfs_commits_total')).toBe('counter');
+      await writeFile(join(dir, 'commit_stats'), 'commits 42\nlast_comm');
+      expect(await readCommitStats(dir)).toBeNull();
+      expect(await readCommitStats(join(dir, 'absent'))).toBeNull();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

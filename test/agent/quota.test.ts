@@ -61,6 +61,19 @@ describeWithPool('per-branch disk quota (btrfs qgroups)', () => {
     await client.delete('stopper');
   });
 
+  it("/metrics shows the pool's btrfs commits as the kernel counts them", async () => {
+    const commits = async () => Number(/commits (\d+)/.exec(await readFile(`${sysfs}/commit_stats`, 'utf8'))![1]);
+    const before = await commits();
+    const text = await client.metrics();
+    const after = await commits();
+    const shown = Number(/^vela_btrfs_commits_total (\d+)$/m.exec(text)?.[1]);
+    expect(shown).toBeGreaterThanOrEqual(before);
+    expect(shown).toBeLessThanOrEqual(after);
+    expect(before).toBeGreaterThan(0);
+    expect(text).toMatch(/^vela_btrfs_commit_max_seconds \d+(\.\d+)?$/m);
+    expect(Number(/^vela_btrfs_commit_seconds_total (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(0);
+  });
+
   it('a branch writing past its quota gets a disk error in its own session; main and a sibling keep committing', async () => {
     const main = (await client.get('main')).connection!.uri;
     await sql(main, 'CREATE TABLE notes (id int, body text)');

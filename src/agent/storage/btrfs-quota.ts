@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import type { Runner } from '../runner.ts';
+import { poolSysfsDir } from './btrfs-sysfs.ts';
 
 /**
  * How btrfs charges a branch's bytes. `simple` (squota, Linux 6.7+) charges each extent to the
@@ -42,12 +43,9 @@ export async function enableQuotas(run: Runner, root: string): Promise<QuotaMode
 
 /** The mode quotas are on in, from sysfs; null when they are off. */
 async function quotaMode(run: Runner, root: string): Promise<QuotaMode | null> {
-  // `filesystem show` takes a mount point, not a directory under one.
-  const mountPoint = (await run(['findmnt', '--noheadings', '--output', 'TARGET', '--target', root])).stdout.trim();
-  const shown = await run(['btrfs', 'filesystem', 'show', mountPoint]);
-  const uuid = /uuid:\s*([0-9a-f-]{36})/i.exec(shown.stdout)?.[1];
-  if (!uuid) return null;
-  const dir = `/sys/fs/btrfs/${uuid}/qgroups`;
+  const sysfs = await poolSysfsDir(run, root);
+  if (!sysfs) return null;
+  const dir = `${sysfs}/qgroups`;
   const entries = await readdir(dir).catch(() => null);
   if (!entries) return null;
   // Kernels before simple quotas have no `mode` file: what is on is full qgroups.

@@ -2,12 +2,13 @@ import { access, mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Runner } from '../runner.ts';
 import { CommandNotFoundError } from '../runner.ts';
-import type { StorageDriver, VolumeOwner, PoolUsage } from './driver.ts';
+import type { StorageDriver, VolumeOwner, PoolUsage, CommitStats } from './driver.ts';
 import { FS_MAGIC, fsName } from './driver.ts';
 import { VolumeDir } from './volume-dir.ts';
 import { isStagingName } from '../../core/names.ts';
 import { enableQuotas, FULL_QGROUPS_WARNING } from './btrfs-quota.ts';
 import type { QuotaMode } from './btrfs-quota.ts';
+import { poolSysfsDir, readCommitStats } from './btrfs-sysfs.ts';
 
 /** btrfs subvolumes: snapshots are atomic over the whole data directory and O(1) in its size. */
 export class BtrfsDriver implements StorageDriver {
@@ -18,6 +19,7 @@ export class BtrfsDriver implements StorageDriver {
   private readonly quotaBytes: number | null;
   private readonly warn: (msg: string) => void;
   private quotaMode: QuotaMode | null = null;
+  private sysfs: string | null = null;
 
   constructor(root: string, runner: Runner, opts: { quotaBytes?: number | null; warn?: (msg: string) => void } = {}) {
     this.dir = new VolumeDir(root);
@@ -126,6 +128,11 @@ export class BtrfsDriver implements StorageDriver {
 
   async commit(): Promise<void> {
     await this.run(['btrfs', 'filesystem', 'sync', this.dir.root]);
+  }
+
+  async commitStats(): Promise<CommitStats | null> {
+    this.sysfs ??= await poolSysfsDir(this.run, this.dir.root);
+    return this.sysfs ? readCommitStats(this.sysfs) : null;
   }
 
   async settle(): Promise<void> {

@@ -5,6 +5,14 @@ export interface PoolUsage {
   freeBytes: number;
 }
 
+/** A pool's transaction commits since mount (btrfs `commit_stats`): what snapshots and stops wait on. */
+export interface CommitStats {
+  commits: number;
+  lastMs: number;
+  maxMs: number;
+  totalMs: number;
+}
+
 export interface VolumeOwner {
   uid: number;
   gid: number;
@@ -49,6 +57,8 @@ export interface StorageDriver {
    * (btrfs: a snapshot waits for the whole transaction; after 30 branches stopped, seconds).
    */
   commit?(): Promise<void>;
+  /** The pool's transaction commits so far (btrfs): /metrics shows what snapshots and stops wait on. */
+  commitStats?(): Promise<CommitStats | null>;
 }
 
 export const FS_MAGIC = {

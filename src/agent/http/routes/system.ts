@@ -26,6 +26,8 @@ export function systemRoutes(
           lifecycle: deps.lifecycle?.stats(),
           proxy: deps.proxyStats?.(),
           captureLag: deps.captureLag?.(),
+          // A scrape must not fail on sysfs: no commit series rather than no metrics.
+          commits: await deps.manager.storage.commitStats?.().catch(() => null),
         });
       },
     },
