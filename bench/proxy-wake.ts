@@ -12,7 +12,8 @@ import { openBenchEngine, adminClient, destroyBenchDir } from './lib/bench-engin
 import { percentile, median } from './lib/stats.ts';
 import { progress } from './lib/progress.ts';
 import { PgProxy } from '../src/agent/proxy/proxy.ts';
-import { branchWaker } from '../src/agent/proxy/wake.ts';
+import { lifecycleWaker } from '../src/agent/proxy/wake.ts';
+import { loadConfig } from '../src/agent/config.ts';
 import { connectionInfo } from '../src/agent/branches/connection.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '30' }, keep: { type: 'boolean', default: false } } });
@@ -23,13 +24,10 @@ const { engine } = be;
 const proxy = new PgProxy({
   listen: { host: '127.0.0.1', port: 0 },
   tls: engine.tls,
-  waker: branchWaker({
-    find: (n) => engine.manager.find(n),
-    wake: (n) => engine.lifecycle.wake(n),
-    touch: (n) => engine.lifecycle.touch(n),
-  }),
+  waker: lifecycleWaker(engine),
   branchHost: '127.0.0.1',
   maxClients: 100,
+  loginFailures: loadConfig({ env: {}, flags: {} }).proxy.loginFailures,
   log: () => {},
 });
 try {

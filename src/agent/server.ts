@@ -19,7 +19,7 @@ import type { Template } from './branches/root-builder.ts';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { PgProxy } from './proxy/proxy.ts';
-import { branchWaker } from './proxy/wake.ts';
+import { lifecycleWaker } from './proxy/wake.ts';
 import { probeHost } from './provisioner/credentials.ts';
 import type { ListenAddress } from './config.ts';
 
@@ -63,16 +63,6 @@ export interface RunningAgent {
 
 const TTL_SWEEP_MS = 30_000;
 
-/** How the proxy wakes a branch: through the lifecycle, which makes room under the capacity limit. */
-function wakerFor(engine: Engine) {
-  return branchWaker({
-    find: (name) => engine.manager.find(name),
-    // The proxy touches a branch once its login succeeded: failed logins keep nothing awake.
-    wake: (name) => engine.lifecycle.wake(name, { touch: false }),
-    touch: (name) => engine.lifecycle.touch(name),
-  });
-}
-
 /** Opens the engine, then serves the API; `close()` finishes in-flight requests before stopping. */
 export async function startAgent(
   cfg: AgentConfig,
@@ -102,10 +92,10 @@ export async function startAgent(
     proxy = new PgProxy({
       listen: cfg.proxy.listen,
       tls: engine.tls,
-      waker: wakerFor(engine),
+      waker: lifecycleWaker(engine),
       branchHost: probeHost(cfg.pgListen),
       maxClients: cfg.proxy.maxClients,
-      loginFailures: { max: cfg.proxy.loginFailures.max, windowMs: cfg.proxy.loginFailures.windowSeconds * 1000 },
+      loginFailures: cfg.proxy.loginFailures,
       log: engineLog(logger),
     });
     try {

@@ -22,8 +22,8 @@ export interface ProxyOptions {
   branchHost: string;
   /** Open client connections at most; more get FATAL 53300 at once. */
   maxClients: number;
-  /** Failed logins per client address and window; over it the proxy refuses the address (login-guard.ts). */
-  loginFailures?: { max: number; windowMs: number };
+  /** Failed logins per client address and window (config `proxy.loginFailures`); over it the proxy refuses the address. */
+  loginFailures: { max: number; windowSeconds: number };
   startupTimeoutMs?: number;
   connectTimeoutMs?: number;
   log: LogFn;
@@ -58,7 +58,7 @@ export class PgProxy {
       certDer: new X509Certificate(cert).raw,
       waker: this.o.waker,
       cancelKeys: this.cancelKeys,
-      logins: new LoginGuard(this.o.loginFailures ?? { max: 10, windowMs: 300_000 }),
+      logins: new LoginGuard({ max: this.o.loginFailures.max, windowMs: this.o.loginFailures.windowSeconds * 1000 }),
       branchHost: this.o.branchHost,
       startupTimeoutMs: this.o.startupTimeoutMs ?? 15_000,
       connectTimeoutMs: this.o.connectTimeoutMs ?? 10_000,

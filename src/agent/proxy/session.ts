@@ -175,13 +175,11 @@ async function proxyStartup(
 function splice(client: Duplex, backend: Duplex, to: { branch: string; port: number; address: string | undefined }, d: SessionDeps): void {
   const { branch, port } = to;
   let cancelHandle: string | null = null;
-  let loggedIn = false;
   const watcher = new StartupWatcher({
     key: (key) => (cancelHandle = d.cancelKeys.add(key, { branch, port })),
     login: (outcome) => {
-      if (outcome === 'refused') return d.logins.failed(to.address);
-      loggedIn = true;
-      d.authenticated(branch);
+      if (outcome === 'refused') d.logins.failed(to.address);
+      else d.authenticated(branch);
     },
   });
   const watch = (chunk: Buffer) => {
@@ -197,7 +195,7 @@ function splice(client: Duplex, backend: Duplex, to: { branch: string; port: num
     client.destroy();
     backend.destroy();
     if (cancelHandle) d.cancelKeys.remove(cancelHandle);
-    d.closed(branch, loggedIn);
+    d.closed(branch, watcher.authenticated);
   };
   for (const s of [client, backend]) {
     s.once('close', close);

@@ -15,7 +15,7 @@ export interface StartupEvents {
 export class StartupWatcher {
   private buf: Buffer = Buffer.alloc(0);
   private finished = false;
-  private authenticated = false;
+  private loggedIn = false;
   private seen = 0;
   private readonly on: StartupEvents;
 
@@ -25,6 +25,11 @@ export class StartupWatcher {
 
   get done(): boolean {
     return this.finished;
+  }
+
+  /** The branch said AuthenticationOk. */
+  get authenticated(): boolean {
+    return this.loggedIn;
   }
 
   feed(chunk: Buffer): void {
@@ -39,12 +44,12 @@ export class StartupWatcher {
       if (this.buf.length < 1 + len) break;
       const body = this.buf.subarray(5, 1 + len);
       this.buf = this.buf.subarray(1 + len);
-      if (type === 'R' && body.length >= 4 && body.readInt32BE(0) === 0 && !this.authenticated) {
-        this.authenticated = true;
+      if (type === 'R' && body.length >= 4 && body.readInt32BE(0) === 0 && !this.loggedIn) {
+        this.loggedIn = true;
         this.on.login('authenticated');
       }
       if (type === 'K') this.on.key(Buffer.from(body));
-      if (type === 'E' && !this.authenticated && sqlStateOf(body).startsWith('28')) this.on.login('refused');
+      if (type === 'E' && !this.loggedIn && sqlStateOf(body).startsWith('28')) this.on.login('refused');
       if (type === 'Z' || type === 'E') return this.finish();
     }
     if (this.seen > 256 * 1024) this.finish();

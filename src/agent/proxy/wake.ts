@@ -1,4 +1,5 @@
 import type { BranchRecord } from '../branches/registry.ts';
+import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import { VelaError } from '../../core/errors.ts';
 
 /** How the proxy brings a branch up and says it is in use. */
@@ -53,4 +54,16 @@ export function branchWaker(p: WakeParts): BranchWaker {
     },
     touch: (name) => p.touch(name),
   };
+}
+
+/**
+ * The agent's waker: the registry's view and the lifecycle. A running branch counts as used only
+ * once a login succeeds (the proxy touches it then): failed logins keep nothing awake.
+ */
+export function lifecycleWaker(engine: { manager: { find(name: string): BranchRecord | undefined }; lifecycle: Lifecycle }): BranchWaker {
+  return branchWaker({
+    find: (name) => engine.manager.find(name),
+    wake: (name) => engine.lifecycle.wake(name, { touch: false }),
+    touch: (name) => engine.lifecycle.touch(name),
+  });
 }
