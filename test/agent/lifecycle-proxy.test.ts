@@ -16,9 +16,15 @@ async function until(check: () => Promise<boolean>, ms: number): Promise<boolean
   return check();
 }
 
-async function agentWith(tag: string, config: string): Promise<{ agent: TestAgent; client: AgentClient }> {
-  const agent = await startTestAgent({ tag, config: `proxy: { listen: "127.0.0.1:0" }\n${config}` });
+/** An agent with the proxy on a free port; `proxy` adds keys to the proxy section. */
+async function agentWith(tag: string, config: string, proxy = ''): Promise<{ agent: TestAgent; client: AgentClient }> {
+  const agent = await startTestAgent({ tag, config: `proxy: { listen: "127.0.0.1:0"${proxy ? `, ${proxy}` : ''} }\n${config}` });
   return { agent, client: new AgentClient({ url: agent.url, token: agent.token }) };
+}
+
+/** The URI with another password in it, or none (null). */
+function withPassword(uri: string, password: string | null): string {
+  return uri.replace(/:\/\/([^:]+):[^@]+@/, password === null ? '://$1@' : `://$1:${password}@`);
 }
 
 describeWithPool('idle suspend and capacity through the postgres proxy (issue 14)', () => {
@@ -63,20 +69,16 @@ describeWithPool('idle suspend and capacity through the postgres proxy (issue 14
   });
 
   it('an address with too many failed logins through the proxy wakes nothing more: wrong passwords and guessed names count', async () => {
-    const agent = await startTestAgent({
-      tag: 'lc-guard',
-      config: 'idle: { suspendAfter: 0 }\nproxy: { listen: "127.0.0.1:0", loginFailures: { max: 3, windowSeconds: 300 } }',
-    });
+    const { agent, client } = await agentWith('lc-guard', 'idle: { suspendAfter: 0 }', 'loginFailures: { max: 3, windowSeconds: 300 }');
     agents.push(agent);
-    const client = new AgentClient({ url: agent.url, token: agent.token });
     const uris: Record<string, string> = {};
     for (const n of ['victim', 'other']) {
       uris[n] = (await client.create({ name: n })).branch.connection!.uri;
       await client.stop(n);
     }
-    const wrong = (uri: string) => uri.replace(/:\/\/([^:]+):[^@]+@/, '://$1:not-the-password@');
+    const wrong = (uri: string) => withPassword(uri, 'not-the-password');
     // A client without a password (psql before it prompts) hangs up without an error: not a failure.
-    const noPassword = uris.victim.replace(/:\/\/([^:]+):[^@]+@/, '://$1@');
+    const noPassword = withPassword(uris.victim, null);
     for (let i = 0; i < 3; i++) expect((await psql(noPassword, 'SELECT 1')).stderr).toMatch(/no password supplied/);
     expect((await psql(uris.victim, 'SELECT 1')).stdout.trim()).toBe('1');
     // Two wrong passwords: the first wakes `victim` (the branch checks the password), both fail as postgres says.
@@ -97,14 +99,10 @@ describeWithPool('idle suspend and capacity through the postgres proxy (issue 14
   });
 
   it('failed logins to a running branch through the proxy do not keep it from idle suspend', async () => {
-    const agent = await startTestAgent({
-      tag: 'lc-awake',
-      config: 'idle: { suspendAfter: 2s }\nproxy: { listen: "127.0.0.1:0", loginFailures: { max: 1000, windowSeconds: 300 } }',
-    });
+    const { agent, client } = await agentWith('lc-awake', 'idle: { suspendAfter: 2s }', 'loginFailures: { max: 1000, windowSeconds: 300 }');
     agents.push(agent);
-    const client = new AgentClient({ url: agent.url, token: agent.token });
     const uri = (await client.create({ name: 'awake' })).branch.connection!.uri;
-    const wrong = uri.replace(/:\/\/([^:]+):[^@]+@/, '://$1:not-the-password@');
+    const wrong = withPassword(uri, 'not-the-password');
     // A wrong password every ~250 ms: each used to count as use of the branch.
     const end = Date.now() + 10_000;
     let attempts = 0;

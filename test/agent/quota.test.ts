@@ -29,6 +29,9 @@ describeWithPool('per-branch disk quota (btrfs qgroups)', () => {
     await agent?.destroy();
   });
 
+  /** The pool's commit count as the kernel reports it. */
+  const commits = async () => Number(/commits (\d+)/.exec(await readFile(`${sysfs}/commit_stats`, 'utf8'))![1]);
+
   it('the pool charges branches with simple quotas where the kernel has them (full qgroups slowed creates as branches grew)', async () => {
     const kernelHas = await access('/sys/fs/btrfs/features/simple_quota').then(
       () => true,
@@ -52,7 +55,6 @@ describeWithPool('per-branch disk quota (btrfs qgroups)', () => {
   });
 
   it("stopping a branch commits the pool, so the next create's snapshot does not wait for its writes", async () => {
-    const commits = async () => Number(/commits (\d+)/.exec(await readFile(`${sysfs}/commit_stats`, 'utf8'))![1]);
     const b = (await client.create({ name: 'stopper' })).branch;
     await sql(b.connection!.uri, 'CREATE TABLE t AS SELECT g FROM generate_series(1, 10000) g');
     const before = await commits();
@@ -62,7 +64,6 @@ describeWithPool('per-branch disk quota (btrfs qgroups)', () => {
   });
 
   it("/metrics shows the pool's btrfs commits as the kernel counts them", async () => {
-    const commits = async () => Number(/commits (\d+)/.exec(await readFile(`${sysfs}/commit_stats`, 'utf8'))![1]);
     const before = await commits();
     const text = await client.metrics();
     const after = await commits();
