@@ -58,6 +58,8 @@ describeWithPool('idle suspend and capacity on a real btrfs pool', () => {
     await client.end();
     clients.pop();
     expect(await until(() => state(e, 'busy-b') === 'stopped', 8000)).toBe(true);
+    // `stopped` shows before the record is written (an fsync) and the suspend counted.
+    expect(await until(() => e.lifecycle.stats().suspends.idle >= 2, 5000)).toBe(true);
     e.lifecycle.stopSweeping();
     expect(e.lifecycle.stats().suspends.idle).toBeGreaterThanOrEqual(2);
   });
