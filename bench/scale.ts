@@ -64,6 +64,8 @@ async function run(args: ScaleArgs, a: ScaleAgent): Promise<ScaleResults> {
 
   progress(`step 3/5: ${args.branches} branches, ${args.step} at a time; after each step ${args.running} wake and run pgbench`);
   await quietParent(s); // step 2 measured creates under load; these measure the branch count
+  const unfreed = await a.unfreed();
+  progress(`  deleted volumes not freed yet: ${unfreed.trash} in the agent's trash, ${unfreed.cleaning} being cleaned by btrfs`);
   const creates: CreateSample[] = [];
   const wakes: WakeSample[] = [];
   const memory: BranchMemory[] = [];

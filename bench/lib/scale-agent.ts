@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, writeFile, appendFile, statfs } from 'node:fs/promises';
+import { chmod, mkdtemp, writeFile, appendFile, statfs, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AgentClient } from '../../src/core/client.ts';
 import { loadConfig } from '../../src/agent/config.ts';
+import { processRunner } from '../../src/agent/runner.ts';
+import { TRASH_DIR } from '../../src/agent/storage/btrfs-trash.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/vela-branch.js', import.meta.url));
 const TOKEN = 'scale-bench-admin-token-0123456789abcdef';
@@ -134,6 +136,13 @@ export class ScaleAgent {
   async poolUsedBytes(): Promise<number> {
     const s = await statfs(join(this.dataDir, 'pool'));
     return (s.blocks - s.bfree) * s.bsize;
+  }
+
+  /** Deleted volumes not freed yet: waiting in the agent's trash, and deleted but not yet cleaned by btrfs. */
+  async unfreed(): Promise<{ trash: number; cleaning: number }> {
+    const trash = await readdir(join(this.dataDir, 'pool', 'vols', TRASH_DIR)).catch(() => []);
+    const r = await processRunner(['btrfs', 'subvolume', 'list', '-d', join(this.dataDir, 'pool')]);
+    return { trash: trash.length, cleaning: r.stdout.split('\n').filter((l) => l.trim()).length };
   }
 
   volumePath(name: string): string {

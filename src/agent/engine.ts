@@ -271,12 +271,14 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     detach() {
       lifecycle.stopSweeping();
       capture.stopDraining();
+      void storage.close?.();
     },
     async close(c = {}) {
       lifecycle.stopSweeping();
       // Everything committed so far goes into the change logs, whether branches stop or keep running.
       await capture.close();
       if (c.stopBranches) await manager.stopAll();
+      await storage.close?.();
     },
   };
 }

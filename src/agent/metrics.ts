@@ -21,6 +21,8 @@ export interface MetricsSnapshot {
   captureLag?: Record<string, number>;
   /** The pool's transaction commits (btrfs only). */
   commits?: CommitStats | null;
+  /** Deleted volumes waiting to be freed (btrfs only: freed when no snapshot is waiting). */
+  trashed?: number | null;
 }
 
 export interface ProxyStats {
@@ -82,6 +84,10 @@ export class Metrics {
     out.push(sample('vela_pool_bytes', { kind: 'free' }, snapshot.pool.freeBytes));
 
     if (snapshot.commits) renderCommits(out, snapshot.commits);
+    if (typeof snapshot.trashed === 'number') {
+      header(out, 'vela_btrfs_trash_volumes', 'gauge', 'Deleted branch volumes waiting to be freed while no snapshot runs.');
+      out.push(sample('vela_btrfs_trash_volumes', {}, snapshot.trashed));
+    }
     if (snapshot.lifecycle) renderLifecycle(out, snapshot.lifecycle);
     if (snapshot.proxy) renderProxy(out, snapshot.proxy);
 

@@ -9,15 +9,17 @@ import { AgentClient, AgentError } from '../../src/core/client.ts';
 import type { Branch } from '../../src/core/api/index.ts';
 import { processesUnder, volumeOf } from '../../src/agent/postgres/processes.ts';
 import { portIsFree } from '../../src/agent/postgres/ports.ts';
+import { TRASH_DIR } from '../../src/agent/storage/btrfs-trash.ts';
 
-/** What is really on the host: volumes, postgres processes, socket dirs. */
+/** What is really on the host: volumes, postgres processes, socket dirs, deleted volumes not yet freed. */
 async function hostState(agent: TestAgent) {
   const vols = join(agent.dataDir, 'pool', 'vols');
-  const volumes = (await readdir(vols)).sort();
+  const volumes = (await readdir(vols)).filter((v) => v !== TRASH_DIR).sort();
+  const trash = await readdir(join(vols, TRASH_DIR)).catch(() => []);
   const procs = await processesUnder(vols);
   const procVolumes = [...new Set(procs.map((p) => volumeOf(p, vols)).filter(Boolean))].sort();
   const sockets = (await readdir(join(agent.dataDir, 'run'))).sort();
-  return { volumes, procVolumes, sockets };
+  return { volumes, procVolumes, sockets, trash };
 }
 
 async function expectHostMatchesApi(agent: TestAgent, client: AgentClient) {
@@ -28,6 +30,10 @@ async function expectHostMatchesApi(agent: TestAgent, client: AgentClient) {
   expect(host.volumes).toEqual(names);
   expect(host.procVolumes).toEqual(names);
   expect(host.sockets).toEqual(branches.map((b) => String(b.port)).sort());
+  // Deleted volumes wait in the trash only until the agent is quiet: then no snapshot is left over.
+  const deadline = Date.now() + 20_000;
+  while ((await hostState(agent)).trash.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  expect((await hostState(agent)).trash).toEqual([]);
   return branches;
 }
 

@@ -109,6 +109,16 @@ describe('Metrics', () => {
   });
 });
 
+describe('btrfs trash', () => {
+  it('renders deleted volumes waiting to be freed as a gauge, and no series where the driver has no trash', () => {
+    const base = { branchesByState: {}, pool: { usedBytes: 0, freeBytes: 0 } };
+    const { samples, types } = parse(new Metrics().render({ ...base, trashed: 3 }));
+    expect(types.get('vela_btrfs_trash_volumes')).toBe('gauge');
+    expect(samples.find((s) => s.name === 'vela_btrfs_trash_volumes')?.value).toBe(3);
+    expect(parse(new Metrics().render({ ...base, trashed: null })).types.has('vela_btrfs_trash_volumes')).toBe(false);
+  });
+});
+
 describe('btrfs commit stats', () => {
   it('reads the kernel commit_stats file and renders valid series; a cut file gives no series', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vela-commit-stats-'));

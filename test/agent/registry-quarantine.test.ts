@@ -61,3 +61,33 @@ describe('registry: unreadable records are quarantined, never acted on', () => {
     expect(recordProblem(JSON.stringify(record('pr-1')), 'pr-1.json')).toBeNull();
   });
 });
+
+describe('registry: a change is visible only once it is on disk', () => {
+  it('hands out copies: a record changed but not put is not what others read', async () => {
+    const reg = new Registry(join(state, 'branches'));
+    await reg.load();
+    await reg.put(record('pr-1') as Parameters<Registry['put']>[0]);
+    const mine = reg.get('pr-1')!;
+    mine.state = 'stopped';
+    mine.labels.owner = 'qa';
+    expect(reg.get('pr-1')!.state).toBe('ready');
+    expect(reg.all()[0].labels).toEqual({});
+    expect(reg.ports()).toEqual([55001]);
+  });
+
+  it('keeps showing the old record when the write fails (a full disk), and a restart reads the same', async () => {
+    const dir = join(state, 'branches');
+    const reg = new Registry(dir);
+    await reg.load();
+    await reg.put(record('pr-1') as Parameters<Registry['put']>[0]);
+    const rec = reg.get('pr-1')!;
+    rec.state = 'stopped';
+    // The temp file's name taken by a directory: the write fails the way ENOSPC does, before the rename.
+    await mkdir(join(dir, `pr-1.json.${process.pid}.tmp`));
+    await expect(reg.put(rec)).rejects.toThrow(/EISDIR/);
+    expect(reg.get('pr-1')!.state).toBe('ready');
+    await rm(join(dir, `pr-1.json.${process.pid}.tmp`), { recursive: true });
+    const again = new Registry(dir);
+    expect((await again.load()).map((r) => r.state)).toEqual(['ready']);
+  });
+});

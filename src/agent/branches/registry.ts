@@ -68,7 +68,8 @@ export function recordProblem(text: string, file: string): string | null {
 
 /**
  * One JSON file per branch, replaced atomically (write temp, fsync, rename, fsync dir),
- * so a crash leaves either the old or the new record, never half of one.
+ * so a crash leaves either the old or the new record, never half of one. Readers get copies: a
+ * change is seen only once `put` has it on disk, so a failed write (full disk) shows nothing.
  */
 export class Registry {
   private readonly dir: string;
@@ -119,11 +120,12 @@ export class Registry {
   }
 
   all(): BranchRecord[] {
-    return [...this.cache.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.cache.values()].map((r) => structuredClone(r)).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   get(name: string): BranchRecord | undefined {
-    return this.cache.get(name);
+    const rec = this.cache.get(name);
+    return rec && structuredClone(rec);
   }
 
   has(name: string): boolean {
@@ -132,6 +134,11 @@ export class Registry {
 
   children(name: string): BranchRecord[] {
     return this.all().filter((r) => r.parent === name);
+  }
+
+  /** Every branch's port, without copying the records (the port allocator). */
+  ports(): number[] {
+    return [...this.cache.values()].map((r) => r.port);
   }
 
   async put(rec: BranchRecord): Promise<void> {

@@ -69,8 +69,14 @@ export class Provisioner {
   // ---------------------------------------------------------------- space and ports
 
   async assertRoom(): Promise<void> {
-    const { freeBytes } = await this.parts.storage.usage();
+    const { storage } = this.parts;
     const need = this.parts.minFreeBytes;
+    let { freeBytes } = await storage.usage();
+    // Deleted volumes btrfs has not freed yet (the trash, the cleaner): free them before saying full.
+    if (freeBytes < need && storage.settle) {
+      await storage.settle();
+      ({ freeBytes } = await storage.usage());
+    }
     if (freeBytes < need) {
       throw insufficientStorage(
         `the storage pool is full: ${Math.round(freeBytes / 1048576)} MiB free, need at least ${Math.round(need / 1048576)} MiB: delete branches or grow the pool`,
@@ -88,7 +94,7 @@ export class Provisioner {
   }
 
   private takenPorts(): number[] {
-    return this.parts.registry.all().map((r) => r.port);
+    return this.parts.registry.ports();
   }
 
   /** The major version of the PostgreSQL the branches run. */

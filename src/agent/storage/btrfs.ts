@@ -9,6 +9,7 @@ import { isStagingName } from '../../core/names.ts';
 import { enableQuotas, FULL_QGROUPS_WARNING } from './btrfs-quota.ts';
 import type { QuotaMode } from './btrfs-quota.ts';
 import { poolSysfsDir, readCommitStats } from './btrfs-sysfs.ts';
+import { BtrfsTrash, TRASH_DEFAULTS } from './btrfs-trash.ts';
 
 /** btrfs subvolumes: snapshots are atomic over the whole data directory and O(1) in its size. */
 export class BtrfsDriver implements StorageDriver {
@@ -20,12 +21,18 @@ export class BtrfsDriver implements StorageDriver {
   private readonly warn: (msg: string) => void;
   private quotaMode: QuotaMode | null = null;
   private sysfs: string | null = null;
+  private readonly trash: BtrfsTrash;
 
-  constructor(root: string, runner: Runner, opts: { quotaBytes?: number | null; warn?: (msg: string) => void } = {}) {
+  constructor(
+    root: string,
+    runner: Runner,
+    opts: { quotaBytes?: number | null; warn?: (msg: string) => void; trash?: Partial<typeof TRASH_DEFAULTS> } = {},
+  ) {
     this.dir = new VolumeDir(root);
     this.run = runner;
     this.quotaBytes = opts.quotaBytes ?? null;
     this.warn = opts.warn ?? (() => {});
+    this.trash = new BtrfsTrash(root, runner, { ...TRASH_DEFAULTS, ...opts.trash, warn: this.warn });
   }
 
   describe(): string {
@@ -48,6 +55,7 @@ export class BtrfsDriver implements StorageDriver {
       this.quotaMode = await enableQuotas(this.run, this.dir.root);
       if (this.quotaMode === 'full') this.warn(FULL_QGROUPS_WARNING);
     }
+    this.trash.wake(); // volumes a crash left in the trash
   }
 
   volumePath(name: string): string {
@@ -87,7 +95,7 @@ export class BtrfsDriver implements StorageDriver {
 
   async snapshot(parent: string, child: string): Promise<string> {
     const dst = this.dir.path(child);
-    await this.run(['btrfs', 'subvolume', 'snapshot', this.dir.path(parent), dst]);
+    await this.trash.during(() => this.run(['btrfs', 'subvolume', 'snapshot', this.dir.path(parent), dst]));
     // Exclusive bytes: what the branch wrote itself, not the data it shares with its parent.
     // Staging volumes (a refresh of main) are the root's and get none.
     if (this.quotaBytes && !isStagingName(child)) {
@@ -98,7 +106,16 @@ export class BtrfsDriver implements StorageDriver {
 
   async destroy(name: string): Promise<void> {
     if (!(await this.exists(name))) return;
-    await this.run(['btrfs', 'subvolume', 'delete', this.dir.path(name)]);
+    await this.trash.put(this.dir.path(name), name);
+  }
+
+  /** Deleted volumes still waiting to be freed (`.trash` under the volume root). */
+  trashed(): Promise<string[]> {
+    return this.trash.waiting();
+  }
+
+  close(): Promise<void> {
+    return this.trash.close();
   }
 
   list(): Promise<string[]> {
@@ -136,6 +153,7 @@ export class BtrfsDriver implements StorageDriver {
   }
 
   async settle(): Promise<void> {
+    await this.trash.empty();
     // Commit first: the cleaner that frees deleted subvolumes otherwise waits for the 30 s commit interval.
     await this.commit();
     await this.run(['btrfs', 'subvolume', 'sync', this.dir.root]);

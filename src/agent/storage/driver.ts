@@ -59,6 +59,10 @@ export interface StorageDriver {
   commit?(): Promise<void>;
   /** The pool's transaction commits so far (btrfs): /metrics shows what snapshots and stops wait on. */
   commitStats?(): Promise<CommitStats | null>;
+  /** Deleted volumes not freed yet (btrfs frees them while no snapshot waits). */
+  trashed?(): Promise<string[]>;
+  /** Stops background work (btrfs: freeing deleted volumes); what is left is picked up by the next init. */
+  close?(): Promise<void>;
 }
 
 export const FS_MAGIC = {

@@ -28,6 +28,7 @@ export function systemRoutes(
           captureLag: deps.captureLag?.(),
           // A scrape must not fail on sysfs: no commit series rather than no metrics.
           commits: await deps.manager.storage.commitStats?.().catch(() => null),
+          trashed: (await deps.manager.storage.trashed?.().catch(() => null))?.length ?? null,
         });
       },
     },
