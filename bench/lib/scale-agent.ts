@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { AgentClient } from '../../src/core/client.ts';
 import { loadConfig } from '../../src/agent/config.ts';
 import { processRunner } from '../../src/agent/runner.ts';
-import { TRASH_DIR } from '../../src/agent/storage/btrfs-trash.ts';
+import { TRASH_DIR, uncleanedSubvolumes } from '../../src/agent/storage/btrfs-trash.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/vela-branch.js', import.meta.url));
 const TOKEN = 'scale-bench-admin-token-0123456789abcdef';
@@ -141,8 +141,7 @@ export class ScaleAgent {
   /** Deleted volumes not freed yet: waiting in the agent's trash, and deleted but not yet cleaned by btrfs. */
   async unfreed(): Promise<{ trash: number; cleaning: number }> {
     const trash = await readdir(join(this.dataDir, 'pool', 'vols', TRASH_DIR)).catch(() => []);
-    const r = await processRunner(['btrfs', 'subvolume', 'list', '-d', join(this.dataDir, 'pool')]);
-    return { trash: trash.length, cleaning: r.stdout.split('\n').filter((l) => l.trim()).length };
+    return { trash: trash.length, cleaning: await uncleanedSubvolumes(processRunner, join(this.dataDir, 'pool')) };
   }
 
   volumePath(name: string): string {

@@ -6,6 +6,7 @@ import { makeDataDir, destroyDataDir } from '../helpers/engine-harness.ts';
 import { processRunner } from '../../src/agent/runner.ts';
 import { ensureLoopPool } from '../../src/agent/storage/loop-pool.ts';
 import { BtrfsDriver } from '../../src/agent/storage/btrfs.ts';
+import { uncleanedSubvolumes } from '../../src/agent/storage/btrfs-trash.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const gone = (path: string) =>
@@ -13,12 +14,6 @@ const gone = (path: string) =>
     () => false,
     () => true,
   );
-
-/** Deleted subvolumes btrfs has not freed yet, pool-wide. */
-async function uncleaned(pool: string): Promise<number> {
-  const r = await processRunner(['btrfs', 'subvolume', 'list', '-d', pool]);
-  return r.stdout.split('\n').filter((l) => l.trim()).length;
-}
 
 async function until(what: string, ok: () => Promise<boolean>, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
@@ -72,7 +67,7 @@ describeWithPool('btrfs: deleted volumes are freed when no snapshot is waiting',
     expect(await d.trashed()).toHaveLength(2);
     // Quiet: both go, one at a time, and btrfs frees them.
     await until('the trash to empty', async () => (await d.trashed()).length === 0);
-    await until('btrfs to free them', async () => (await uncleaned(pool)) === 0);
+    await until('btrfs to free them', async () => (await uncleanedSubvolumes(processRunner, pool)) === 0);
   });
 
   it('deletes anyway once maxWaiting volumes wait, however busy the pool', async () => {
@@ -96,7 +91,7 @@ describeWithPool('btrfs: deleted volumes are freed when no snapshot is waiting',
     await d.destroy('y');
     await d.settle();
     expect(await d.trashed()).toEqual([]);
-    expect(await uncleaned(pool)).toBe(0);
+    expect(await uncleanedSubvolumes(processRunner, pool)).toBe(0);
 
     await d.snapshot('base', 'z');
     await d.destroy('z');

@@ -58,7 +58,7 @@ describeWithPool('idle suspend and capacity on a real btrfs pool', () => {
     await client.end();
     clients.pop();
     expect(await until(() => state(e, 'busy-b') === 'stopped', 8000)).toBe(true);
-    // `stopped` shows before the record is written (an fsync) and the suspend counted.
+    // `stopped` shows once manager.stop has written the record; the lifecycle counts the suspend after.
     expect(await until(() => e.lifecycle.stats().suspends.idle >= 2, 5000)).toBe(true);
     e.lifecycle.stopSweeping();
     expect(e.lifecycle.stats().suspends.idle).toBeGreaterThanOrEqual(2);

@@ -289,7 +289,7 @@ export class BranchManager {
       await this.provisioner.stop(name, 'fast');
       // Its last writes go to disk with this stop, not with the next create's snapshot (bench/scale:
       // after 30 stops the next snapshot waited 0.5-2.2 s for them). Before the state changes:
-      // whoever sees `stopped` finds the pool committed (the record's write still follows).
+      // whoever sees `stopped` finds the pool committed, and the record on disk (registry copies).
       if (opts.commit !== false)
         await this.storage.commit?.().catch((e: Error) => this.log('warn', `committing the pool after stopping ${name}: ${e.message}`));
       rec.state = 'stopped';

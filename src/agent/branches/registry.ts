@@ -120,7 +120,7 @@ export class Registry {
   }
 
   all(): BranchRecord[] {
-    return [...this.cache.values()].map((r) => structuredClone(r)).sort((a, b) => a.name.localeCompare(b.name));
+    return this.copies(() => true);
   }
 
   get(name: string): BranchRecord | undefined {
@@ -133,7 +133,15 @@ export class Registry {
   }
 
   children(name: string): BranchRecord[] {
-    return this.all().filter((r) => r.parent === name);
+    return this.copies((r) => r.parent === name);
+  }
+
+  /** Copies of the records `keep` selects, by name; only those are cloned. */
+  private copies(keep: (r: BranchRecord) => boolean): BranchRecord[] {
+    return [...this.cache.values()]
+      .filter(keep)
+      .map((r) => structuredClone(r))
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** Every branch's port, without copying the records (the port allocator). */

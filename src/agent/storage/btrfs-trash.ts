@@ -15,6 +15,12 @@ export interface TrashOptions {
 
 export const TRASH_DEFAULTS = { quietMs: 2000, maxWaiting: 16 };
 
+/** Deleted subvolumes of the filesystem holding `path` that btrfs has not freed yet. */
+export async function uncleanedSubvolumes(run: Runner, path: string): Promise<number> {
+  const r = await run(['btrfs', 'subvolume', 'list', '-d', path]);
+  return r.stdout.split('\n').filter((l) => l.trim()).length;
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 /**
@@ -123,10 +129,6 @@ export class BtrfsTrash {
 
   /** `btrfs subvolume sync` polls once a second; this polls the same list at a finer step and can stop. */
   private async untilFreed(): Promise<void> {
-    while (!this.closed) {
-      const r = await this.run(['btrfs', 'subvolume', 'list', '-d', this.pool]);
-      if (r.stdout.trim() === '') return;
-      await sleep(100);
-    }
+    while (!this.closed && (await uncleanedSubvolumes(this.run, this.pool)) > 0) await sleep(100);
   }
 }
